@@ -21,6 +21,37 @@ public sealed record Tally(
     [property: Id(11)] long RegisteredCancelled,
     [property: Id(12)] FlagCounts Flags);
 
+public static class TallyExtensions
+{
+    /// <summary>
+    /// Rule 7 of DOMAIN.md: when the registered voters of cancelled units are at least the margin
+    /// between the top two parties, the area's result is at risk of being inconclusive.
+    /// </summary>
+    public static bool AtRisk(this Tally t)
+    {
+        if (t.RegisteredCancelled == 0 || t.Votes.Length < 2)
+        {
+            return false;
+        }
+
+        long first = 0, second = 0;
+        foreach (var v in t.Votes)
+        {
+            if (v > first)
+            {
+                second = first;
+                first = v;
+            }
+            else if (v > second)
+            {
+                second = v;
+            }
+        }
+
+        return t.RegisteredCancelled >= first - second;
+    }
+}
+
 /// <summary>How many units carry each flag (a unit can carry several).</summary>
 [GenerateSerializer, Immutable, Alias("tprcs.FlagCounts")]
 public sealed record FlagCounts(

@@ -1,0 +1,355 @@
+using System.Text.Json;
+using Orleans.Streams;
+using Tprcs.Contracts;
+using Tprcs.Gateway.Api;
+
+namespace Tprcs.Gateway.Feeds;
+
+/// <summary>
+/// One area's feed on this gateway node: one stream subscription however many clients watch it,
+/// the current document, a short window of recent deltas, each update serialized once and handed
+/// to every watching connection's own queue.
+/// </summary>
+public sealed partial class Feed
+{
+    private readonly object _gate = new();
+    private readonly IClusterClient _cluster;
+    private readonly ILogger _logger;
+    private readonly int _windowSize;
+    private readonly Queue<OutMessage> _window = new();
+    private readonly HashSet<FeedConnection> _watchers = [];
+    private readonly List<FeedDelta> _pending = [];
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string[] _parties;
+    private FeedSnapshot? _doc;
+    private Dictionary<string, int> _rowIndex = [];
+    private OutMessage? _snapshotMessage;
+    private bool _resyncing;
+    private StreamSubscriptionHandle<FeedDelta>? _subscription;
+
+    public Feed(string key, string[] parties, IClusterClient cluster, int windowSize, ILogger logger)
+    {
+        Key = key;
+        _parties = parties;
+        _cluster = cluster;
+        _windowSize = windowSize;
+        _logger = logger;
+    }
+
+    public string Key { get; }
+
+    /// <summary>When the last watcher left, or null while someone watches.</summary>
+    public DateTimeOffset? IdleSince { get; private set; }
+
+    public int Watchers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _watchers.Count;
+            }
+        }
+    }
+
+    /// <summary>The current position, for diagnostics and tests.</summary>
+    public (string Epoch, long Seq)? Position
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _doc is null ? null : (_doc.Epoch, _doc.Seq);
+            }
+        }
+    }
+
+    private IAreaGrain Grain => _cluster.GetGrain<IAreaGrain>(Key);
+
+    /// <summary>Subscribes to the stream first and only then takes the snapshot, so no update falls between the two.</summary>
+    public async Task StartAsync()
+    {
+        try
+        {
+            var stream = _cluster.GetStreamProvider(Keys.StreamProvider)
+                .GetStream<FeedDelta>(StreamId.Create(Keys.FeedNamespace, Key));
+            _subscription = await stream.SubscribeAsync((delta, _) =>
+            {
+                lock (_gate)
+                {
+                    Accept(delta);
+                }
+
+                return Task.CompletedTask;
+            });
+            var snapshot = await Grain.GetSnapshot();
+            lock (_gate)
+            {
+                Replace(snapshot, broadcast: false);
+                DrainPending();
+            }
+
+            _ready.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            _ready.TrySetException(ex);
+            throw;
+        }
+    }
+
+    public Task Ready => _ready.Task;
+
+    public async Task StopAsync()
+    {
+        if (_subscription is not null)
+        {
+            await _subscription.UnsubscribeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Adds a watcher. With a resume position inside this node's window it gets exactly the missed
+    /// deltas; at the current position, nothing; otherwise a snapshot. All under the feed's lock, so
+    /// no live delta can slip between the catch-up and the live updates.
+    /// </summary>
+    public void Attach(FeedConnection connection, string? epoch, long? seq)
+    {
+        lock (_gate)
+        {
+            var doc = _doc!;
+            var mode = "snapshot";
+            List<OutMessage>? catchUp = null;
+            if (epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq)
+            {
+                if (from == doc.Seq)
+                {
+                    mode = "resume";
+                    catchUp = [];
+                }
+                else if (_window.Count > 0 && _window.Peek().Seq <= from + 1)
+                {
+                    mode = "resume";
+                    catchUp = _window.Where(m => m.Seq > from).ToList();
+                }
+            }
+
+            connection.Track(Key, this, mode == "resume" ? doc.Epoch : null, mode == "resume" ? seq!.Value : -1);
+            connection.Enqueue(OutMessage.Control(new SubscribedMessage("subscribed", Key, mode, doc.Epoch, doc.Seq),
+                FeedJsonContext.Default.SubscribedMessage));
+            if (catchUp is null)
+            {
+                connection.Enqueue(SnapshotMessageLocked());
+            }
+            else
+            {
+                foreach (var m in catchUp)
+                {
+                    connection.Enqueue(m);
+                }
+            }
+
+            _watchers.Add(connection);
+            IdleSince = null;
+        }
+    }
+
+    public void Detach(FeedConnection connection, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (_watchers.Remove(connection) && _watchers.Count == 0)
+            {
+                IdleSince = now;
+            }
+        }
+    }
+
+    /// <summary>The current document as a serialized snapshot message (cached until the next update).</summary>
+    public OutMessage CurrentSnapshot()
+    {
+        lock (_gate)
+        {
+            return SnapshotMessageLocked();
+        }
+    }
+
+    private OutMessage SnapshotMessageLocked()
+    {
+        var doc = _doc!;
+        return _snapshotMessage ??= new OutMessage(OutKind.Snapshot, Key, doc.Epoch, doc.Seq,
+            JsonSerializer.SerializeToUtf8Bytes(new SnapshotMessage("snapshot", Key, doc.Epoch, doc.Seq, doc.ToJson(_parties)),
+                FeedJsonContext.Default.SnapshotMessage));
+    }
+
+    /// <summary>
+    /// Asks the grain whether anything was published after our position. Streams are at most once,
+    /// so a lost last update would otherwise go unnoticed until the next one.
+    /// </summary>
+    public async Task CheckTailAsync()
+    {
+        string epoch;
+        long seq;
+        lock (_gate)
+        {
+            if (_doc is null || _resyncing)
+            {
+                return;
+            }
+
+            (epoch, seq) = (_doc.Epoch, _doc.Seq);
+            _resyncing = true;
+        }
+
+        await ResyncAsync(epoch, seq);
+    }
+
+    // Called under _gate.
+    private void Accept(FeedDelta delta)
+    {
+        if (_doc is null || _resyncing)
+        {
+            _pending.Add(delta);
+            return;
+        }
+
+        if (delta.Epoch == _doc.Epoch && delta.Seq <= _doc.Seq)
+        {
+            return;
+        }
+
+        if (delta.Epoch == _doc.Epoch && delta.Seq == _doc.Seq + 1)
+        {
+            ApplyAndBroadcast(delta);
+            return;
+        }
+
+        // A gap (a lost delta) or a new epoch (the area was reactivated): ask the grain.
+        LogGap(_logger, Key, _doc.Epoch, _doc.Seq, delta.Epoch, delta.Seq);
+        _pending.Add(delta);
+        _resyncing = true;
+        var (epoch, seq) = (_doc.Epoch, _doc.Seq);
+        _ = Task.Run(() => ResyncAsync(epoch, seq));
+    }
+
+    private async Task ResyncAsync(string epoch, long seq)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var catchUp = await Grain.CatchUp(epoch, seq);
+                lock (_gate)
+                {
+                    if (catchUp.Snapshot is { } snapshot)
+                    {
+                        Replace(snapshot, broadcast: true);
+                    }
+                    else
+                    {
+                        foreach (var d in catchUp.Deltas!)
+                        {
+                            if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
+                            {
+                                ApplyAndBroadcast(d);
+                            }
+                        }
+                    }
+
+                    _resyncing = false;
+                    DrainPending();
+                }
+
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogResyncFailed(_logger, ex, Key, attempt);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 << Math.Min(attempt, 6))));
+            }
+        }
+    }
+
+    // Called under _gate.
+    private void DrainPending()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        var pending = _pending.OrderBy(d => d.Seq).ToList();
+        _pending.Clear();
+        foreach (var d in pending)
+        {
+            Accept(d);
+        }
+    }
+
+    // Called under _gate.
+    private void Replace(FeedSnapshot snapshot, bool broadcast)
+    {
+        if (_doc is not null && snapshot.Epoch == _doc.Epoch && snapshot.Seq <= _doc.Seq)
+        {
+            return;
+        }
+
+        _doc = snapshot;
+        _rowIndex = new Dictionary<string, int>(snapshot.Rows.Length, StringComparer.Ordinal);
+        for (var i = 0; i < snapshot.Rows.Length; i++)
+        {
+            _rowIndex[snapshot.Rows[i].Code] = i;
+        }
+
+        _window.Clear();
+        _snapshotMessage = null;
+        if (broadcast)
+        {
+            var message = SnapshotMessageLocked();
+            foreach (var w in _watchers)
+            {
+                w.Enqueue(message);
+            }
+        }
+    }
+
+    // Called under _gate.
+    private void ApplyAndBroadcast(FeedDelta delta)
+    {
+        var doc = _doc!;
+        var rows = (FeedRow[])doc.Rows.Clone();
+        foreach (var row in delta.Rows)
+        {
+            if (_rowIndex.TryGetValue(row.Code, out var i))
+            {
+                rows[i] = row;
+            }
+        }
+
+        _doc = doc with { Seq = delta.Seq, Version = delta.Version, Totals = delta.Totals, Rows = rows, UpdatedAt = delta.UpdatedAt };
+        _snapshotMessage = null;
+        var message = new OutMessage(OutKind.Delta, Key, delta.Epoch, delta.Seq, JsonSerializer.SerializeToUtf8Bytes(
+            new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.Totals.ToJson(),
+                delta.Rows.Select(r => r.ToJson()).ToArray(), delta.UpdatedAt),
+            FeedJsonContext.Default.DeltaMessage));
+        if (_windowSize > 0)
+        {
+            _window.Enqueue(message);
+            while (_window.Count > _windowSize)
+            {
+                _window.Dequeue();
+            }
+        }
+
+        foreach (var w in _watchers)
+        {
+            w.Enqueue(message);
+        }
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Feed {Feed}: at {Epoch}/{Seq}, received {NewEpoch}/{NewSeq}; resynchronizing from the grain")]
+    private static partial void LogGap(ILogger logger, string feed, string epoch, long seq, string newEpoch, long newSeq);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Feed {Feed}: resynchronization attempt {Attempt} failed")]
+    private static partial void LogResyncFailed(ILogger logger, Exception exception, string feed, int attempt);
+}

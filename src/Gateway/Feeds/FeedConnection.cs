@@ -1,0 +1,272 @@
+using System.Net.WebSockets;
+
+namespace Tprcs.Gateway.Feeds;
+
+/// <summary>
+/// One observer's WebSocket: a bounded send queue (in bytes) drained by one writer loop. Feeds
+/// enqueue without ever waiting on the socket, so a slow client never slows the others. When the
+/// queue overflows, its feed messages are dropped and each feed is brought back with one fresh
+/// snapshot once the client catches up; the writer also keeps every feed's sequence continuous.
+/// </summary>
+public sealed class FeedConnection
+{
+    private readonly object _gate = new();
+    private readonly WebSocket _socket;
+    private readonly FeedGatewayOptions _options;
+    private readonly Queue<OutMessage> _queue = new();
+    private readonly Dictionary<string, Tracked> _feeds = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _signal = new(0);
+    private long _queuedBytes;
+    private int _overflows;
+
+    private sealed class Tracked(Feed feed, string? epoch, long seq)
+    {
+        public Feed Feed { get; } = feed;
+        public string? Epoch { get; set; } = epoch;
+        public long Seq { get; set; } = seq;
+        public bool NeedsSnapshot { get; set; }
+    }
+
+    public FeedConnection(WebSocket socket, FeedGatewayOptions options)
+    {
+        _socket = socket;
+        _options = options;
+    }
+
+    /// <summary>Bytes waiting to be written (for tests and metrics).</summary>
+    public long QueuedBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queuedBytes;
+            }
+        }
+    }
+
+    /// <summary>Set when the client stayed behind too long; the writer closes the socket with 4008.</summary>
+    public bool TooSlow { get; private set; }
+
+    public int FeedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _feeds.Count;
+            }
+        }
+    }
+
+    public bool IsWatching(string feed)
+    {
+        lock (_gate)
+        {
+            return _feeds.ContainsKey(feed);
+        }
+    }
+
+    /// <summary>Registers a feed with the position the client already holds (null epoch: none yet).</summary>
+    internal void Track(string key, Feed feed, string? epoch, long seq)
+    {
+        lock (_gate)
+        {
+            _feeds[key] = new Tracked(feed, epoch, seq);
+        }
+    }
+
+    internal Feed? Untrack(string key)
+    {
+        lock (_gate)
+        {
+            return _feeds.Remove(key, out var tracked) ? tracked.Feed : null;
+        }
+    }
+
+    internal Feed[] TrackedFeeds()
+    {
+        lock (_gate)
+        {
+            return _feeds.Values.Select(t => t.Feed).ToArray();
+        }
+    }
+
+    /// <summary>Never blocks. Called by feeds under their own lock, so it must stay short.</summary>
+    public void Enqueue(OutMessage message)
+    {
+        lock (_gate)
+        {
+            if (TooSlow)
+            {
+                return;
+            }
+
+            if (_queuedBytes + message.Bytes.Length > _options.SendQueueBytes && message.Kind != OutKind.Control)
+            {
+                Overflow();
+                return;
+            }
+
+            _queue.Enqueue(message);
+            _queuedBytes += message.Bytes.Length;
+        }
+
+        _signal.Release();
+    }
+
+    // Called under _gate: drop the feed messages, keep control messages, and owe each feed a snapshot.
+    private void Overflow()
+    {
+        _overflows++;
+        if (_overflows > _options.MaxConsecutiveOverflows)
+        {
+            TooSlow = true;
+            _queue.Clear();
+            _queuedBytes = 0;
+            _signal.Release();
+            return;
+        }
+
+        var kept = _queue.Where(m => m.Kind == OutKind.Control).ToList();
+        _queue.Clear();
+        _queuedBytes = 0;
+        foreach (var m in kept)
+        {
+            _queue.Enqueue(m);
+            _queuedBytes += m.Bytes.Length;
+        }
+
+        foreach (var t in _feeds.Values)
+        {
+            t.NeedsSnapshot = true;
+        }
+    }
+
+    /// <summary>The writer loop: one per connection, the only code that writes to the socket.</summary>
+    public async Task RunWriterAsync(CancellationToken cancellationToken)
+    {
+        var batch = new List<OutMessage>();
+        var snapshots = new List<Feed>();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await _signal.WaitAsync(cancellationToken);
+            batch.Clear();
+            snapshots.Clear();
+            lock (_gate)
+            {
+                if (TooSlow)
+                {
+                    break;
+                }
+
+                while (_queue.TryDequeue(out var m))
+                {
+                    batch.Add(m);
+                }
+            }
+
+            foreach (var message in batch)
+            {
+                if (ShouldSend(message))
+                {
+                    await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, true, cancellationToken);
+                }
+
+                lock (_gate)
+                {
+                    _queuedBytes -= message.Bytes.Length;
+                }
+            }
+
+            lock (_gate)
+            {
+                foreach (var t in _feeds.Values)
+                {
+                    if (t.NeedsSnapshot)
+                    {
+                        snapshots.Add(t.Feed);
+                    }
+                }
+
+                if (_queue.Count == 0)
+                {
+                    // Caught up: the client is no longer behind.
+                    _overflows = 0;
+                }
+            }
+
+            foreach (var feed in snapshots)
+            {
+                var snapshot = feed.CurrentSnapshot();
+                if (ShouldSend(snapshot))
+                {
+                    await _socket.SendAsync(snapshot.Bytes, WebSocketMessageType.Text, true, cancellationToken);
+                }
+            }
+        }
+
+        if (TooSlow && _socket.State == WebSocketState.Open)
+        {
+            await _socket.CloseOutputAsync((WebSocketCloseStatus)CloseCodes.SlowConsumer, "slow consumer", cancellationToken);
+        }
+    }
+
+    /// <summary>Keeps each feed continuous: drops stale or duplicate deltas, turns a gap into a snapshot.</summary>
+    private bool ShouldSend(OutMessage m)
+    {
+        if (m.Kind == OutKind.Control)
+        {
+            return true;
+        }
+
+        lock (_gate)
+        {
+            if (!_feeds.TryGetValue(m.Feed!, out var t))
+            {
+                return false;
+            }
+
+            if (m.Kind == OutKind.Snapshot)
+            {
+                if (t.Epoch == m.Epoch && m.Seq <= t.Seq && !t.NeedsSnapshot)
+                {
+                    return false;
+                }
+
+                t.Epoch = m.Epoch;
+                t.Seq = m.Seq;
+                t.NeedsSnapshot = false;
+                return true;
+            }
+
+            if (t.NeedsSnapshot || (t.Epoch == m.Epoch && m.Seq <= t.Seq))
+            {
+                return false;
+            }
+
+            if (t.Epoch == m.Epoch && m.Seq == t.Seq + 1)
+            {
+                t.Seq = m.Seq;
+                return true;
+            }
+
+            t.NeedsSnapshot = true;
+            _signal.Release();
+            return false;
+        }
+    }
+}
+
+/// <summary>WebSocket close codes of the protocol (docs/protocol.md).</summary>
+public static class CloseCodes
+{
+    /// <summary>The client fell behind for too long.</summary>
+    public const int SlowConsumer = 4008;
+
+    /// <summary>The client sent something the protocol does not allow.</summary>
+    public const int ProtocolError = 4002;
+
+    /// <summary>The gateway is shutting down; reconnect to another node.</summary>
+    public const int GoingAway = 1001;
+}

@@ -1,0 +1,41 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tprcs.Gateway.Feeds;
+
+/// <summary>The observers' WebSocket feeds on this gateway node (section <c>Tprcs:Feeds:Gateway</c>).</summary>
+public sealed class FeedGatewayOptions
+{
+    public const string Section = "Tprcs:Feeds:Gateway";
+
+    /// <summary>Bytes of messages a connection may have queued before its deltas are dropped and replaced by a snapshot when it catches up. Default: 256 KiB.</summary>
+    [Range(4_096, 64 * 1024 * 1024)]
+    public int SendQueueBytes { get; set; } = 256 * 1024;
+
+    /// <summary>How many times in a row a connection may overflow its queue before it is closed with code 4008. Default: 8.</summary>
+    [Range(1, 1_000)]
+    public int MaxConsecutiveOverflows { get; set; } = 8;
+
+    /// <summary>Feeds one connection may watch at once. Default: 32.</summary>
+    [Range(1, 10_000)]
+    public int MaxFeedsPerConnection { get; set; } = 32;
+
+    /// <summary>Largest message a client may send, in bytes. Default: 4 KiB.</summary>
+    [Range(256, 1024 * 1024)]
+    public int MaxClientMessageBytes { get; set; } = 4_096;
+
+    /// <summary>Recent deltas kept per feed on this node for resumes. Default: 256.</summary>
+    [Range(0, 100_000)]
+    public int DeltaWindow { get; set; } = 256;
+
+    /// <summary>Mean interval of the server's heartbeat messages; each is jittered by ±20%. Default: 15 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often every feed asks its grain whether it missed the last update. Default: 5 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan TailCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a feed nobody watches keeps its stream subscription before it is dropped. Default: 60 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan IdleFeedLifetime { get; set; } = TimeSpan.FromSeconds(60);
+}

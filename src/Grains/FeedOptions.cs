@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tprcs.Grains;
+
+/// <summary>How areas publish their feeds (section <c>Tprcs:Feeds</c>).</summary>
+public sealed class FeedOptions
+{
+    public const string Section = "Tprcs:Feeds";
+
+    /// <summary>
+    /// Shortest time between two updates of one area's feed (and reports to its parent). Changes
+    /// arriving in between are coalesced into one update. Default: 250 ms, so at most 4 updates a
+    /// second per feed whatever the ingest rate.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How many recent deltas an area keeps so that clients can resume without a snapshot. Default: 256.</summary>
+    [Range(0, 100_000)]
+    public int DeltaWindow { get; set; } = 256;
+
+    /// <summary>
+    /// How often an active area re-reads its children (a ward: the submission log) to repair lost
+    /// reports. Each area adds up to 20% random jitter so that areas do not reconcile in step. Default: 60 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(60);
+}
