@@ -30,7 +30,7 @@ public static partial class ElectionLoader
         }
         catch (JsonException ex)
         {
-            throw new ElectionDefinitionException([$"not valid JSON: {ex.Message}"], 1, source: null, ex);
+            throw Unreadable(ex, source: null);
         }
     }
 
@@ -48,7 +48,7 @@ public static partial class ElectionLoader
             }
             catch (JsonException ex)
             {
-                throw new ElectionDefinitionException([$"not valid JSON: {ex.Message}"], 1, path, ex);
+                throw Unreadable(ex, path);
             }
         }
 
@@ -61,6 +61,23 @@ public static partial class ElectionLoader
     }
 
     public static Election Load(ElectionDefinition def) => Load(def, source: null);
+
+    /// <summary>
+    /// Some reader messages end with the position (zero-based), others carry none; every problem
+    /// gets the JSON path and a one-based line in front instead.
+    /// </summary>
+    private static ElectionDefinitionException Unreadable(JsonException ex, string? source)
+    {
+        var reason = ex.Message;
+        var position = reason.IndexOf(" Path: ", StringComparison.Ordinal);
+        if (position > 0)
+        {
+            reason = reason[..position];
+        }
+
+        var line = ex.LineNumber is { } n ? $" (line {n + 1})" : "";
+        return new ElectionDefinitionException([$"JSON at {ex.Path ?? "$"}{line}: {reason}"], 1, source, ex);
+    }
 
     private static Election Load(ElectionDefinition def, string? source)
     {
