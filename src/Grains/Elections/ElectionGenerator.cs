@@ -23,7 +23,7 @@ public static class ElectionGenerator
     public const int MinUnitVoters = 50;
     public const int MaxUnitVoters = 3_500;
 
-    // INEC wards rarely fall below ten per LGA; the extra wards go to a few LGAs.
+    // A floor of ten wards per LGA keeps the shape plausible; the extra wards go mostly to a few LGAs.
     private const int MinWardsPerLga = 10;
     private const int MinUnitsPerWard = 3;
 

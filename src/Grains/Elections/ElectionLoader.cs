@@ -93,8 +93,9 @@ public static partial class ElectionLoader
     }
 
     /// <summary>
-    /// One pass of checks over a definition. Areas whose own fields are broken stay indexed where
-    /// possible, so that one bad line does not cascade into "unknown parent" for all its descendants.
+    /// The checks of one definition, field by field and then as a tree. Areas whose own fields are
+    /// broken stay indexed where possible, so that one bad line does not cascade into "unknown
+    /// parent" for all its descendants.
     /// </summary>
     private sealed class Validation(ElectionDefinition def)
     {

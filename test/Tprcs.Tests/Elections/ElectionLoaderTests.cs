@@ -319,7 +319,7 @@ public class ElectionLoaderTests
 
         var ex = Assert.Throws<ElectionDefinitionException>(() => ElectionLoader.ParseJson(json));
 
-        Assert.StartsWith("JSON at $.areas[4].registeredVoter (line 19): The JSON property 'registeredVoter' could not be mapped", Assert.Single(ex.Problems));
+        Assert.StartsWith("JSON at $.areas[4].registeredVoter (line 17): The JSON property 'registeredVoter' could not be mapped", Assert.Single(ex.Problems));
     }
 
     [Fact]
@@ -339,7 +339,7 @@ public class ElectionLoaderTests
 
         var ex = Assert.Throws<ElectionDefinitionException>(() => ElectionLoader.ParseJson(json));
 
-        Assert.Equal(["JSON at $.areas[4].registeredVoters (line 19): The JSON value could not be converted to System.Nullable`1[System.Int64]."], ex.Problems);
+        Assert.Equal(["JSON at $.areas[4].registeredVoters (line 17): The JSON value could not be converted to System.Nullable`1[System.Int64]."], ex.Problems);
     }
 
     [Fact]
