@@ -38,6 +38,7 @@ public sealed partial class SqliteSubmissionLog : ISubmissionLog, IAsyncDisposab
             Execute(connection, Schema);
         }
 
+
         _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -65,11 +66,11 @@ public sealed partial class SqliteSubmissionLog : ISubmissionLog, IAsyncDisposab
         CREATE INDEX IF NOT EXISTS submissions_by_parent ON submissions (election_id, parent_area, polling_unit, version);
         """;
 
+    /// <summary>A pooled connection. Readers need no settings: WAL readers never wait for the writer.</summary>
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        Execute(connection, "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;");
         return connection;
     }
 
@@ -96,6 +97,9 @@ public sealed partial class SqliteSubmissionLog : ISubmissionLog, IAsyncDisposab
     private async Task WriteLoop()
     {
         using var connection = Open();
+        // FULL: a commit is on disk (WAL fsynced) before it returns; that is what a 2xx promises.
+        // The busy timeout covers other processes sharing the file (several silos on one machine).
+        Execute(connection, "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;");
         var batch = new List<Pending>(_options.MaxBatchSize);
         using var insert = connection.CreateCommand();
         insert.CommandText = """
