@@ -211,7 +211,7 @@ export function mountArea(root, { election, areaCode, names, onDoc }) {
       el.shown = row;
       const t = row.tally;
       setText(el.counted, `${num(t.units.counted)}/${num(t.units.total)}`);
-      setText(el.coverage, pct(t.registeredCovered, t.registeredVoters, 0));
+      setText(el.coverage, pct(t.registeredCovered, t.registeredVoters, 1));
       setText(el.cast, num(t.totalCast));
       setText(el.leader, row._race.leader ?? '–');
       setText(el.margin, row._race.leader ? num(row._race.margin) : '–');
