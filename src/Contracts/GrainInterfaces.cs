@@ -52,3 +52,27 @@ public interface IAreaGrain : IGrainWithStringKey
     [Alias("Reconcile")]
     Task Reconcile(bool deep);
 }
+
+/// <summary>One gateway node as it announces itself to the cluster.</summary>
+[GenerateSerializer, Immutable, Alias("tprcs.GatewayNode")]
+public sealed record GatewayNode(
+    [property: Id(0)] string NodeId,
+    [property: Id(1)] string Url,
+    [property: Id(2)] int Connections,
+    [property: Id(3)] double AdmissionPerSecond,
+    [property: Id(4)] bool Draining);
+
+/// <summary>
+/// The gateway nodes serving the cluster. Each node announces itself every few seconds; a node not
+/// heard from within the expiry is dropped. Key: 0.
+/// </summary>
+[Alias("tprcs.IGatewayRegistryGrain")]
+public interface IGatewayRegistryGrain : IGrainWithIntegerKey
+{
+    /// <summary>Records the node and returns every live node (itself included).</summary>
+    [Alias("Announce")]
+    Task<GatewayNode[]> Announce(GatewayNode node);
+
+    [Alias("Leave")]
+    Task Leave(string nodeId);
+}

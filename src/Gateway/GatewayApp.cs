@@ -28,6 +28,7 @@ public static class GatewayApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets();
+        app.UseTprcsDrain();
         app.UseTprcsStaticFiles();
         app.UseAuthentication();
         app.UseAuthorization();

@@ -64,6 +64,7 @@ public sealed class TestGateway : IAsyncDisposable
             ["Tprcs:Cluster:ClusterId"] = "test-" + Guid.NewGuid().ToString("N")[..8],
             ["Tprcs:Elections:Samples:0"] = "edo",
             ["Tprcs:Feeds:FlushInterval"] = "00:00:00.050",
+            ["Tprcs:Feeds:Gateway:DrainWindow"] = "00:00:00.500",
             [$"Tprcs:Agents:Tokens:{AgentToken}"] = Agent,
             ["Logging:LogLevel:Default"] = "Warning",
         };

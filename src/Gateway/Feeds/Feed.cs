@@ -109,50 +109,90 @@ public sealed partial class Feed
     }
 
     /// <summary>
-    /// Adds a watcher. With a resume position inside this node's window it gets exactly the missed
-    /// deltas; at the current position, nothing; otherwise a snapshot. All under the feed's lock, so
-    /// no live delta can slip between the catch-up and the live updates.
+    /// Adds a watcher. A resume position in the feed's epoch gets exactly the missed deltas, from
+    /// this node's window or, when the feed is new here, from the area grain's window (positions
+    /// live in the cluster, so a client can resume on any node); at the current position, nothing;
+    /// otherwise a snapshot. The catch-up and the registration happen under the feed's lock, so no
+    /// live delta can slip between them.
     /// </summary>
-    public void Attach(FeedConnection connection, string? epoch, long? seq)
+    public async Task AttachAsync(FeedConnection connection, string? epoch, long? seq)
     {
-        lock (_gate)
+        FeedCatchUp? remote = null;
+        for (var pass = 0; ; pass++)
         {
-            var doc = _doc!;
-            var mode = "snapshot";
-            List<OutMessage>? catchUp = null;
-            if (epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq)
+            lock (_gate)
             {
-                if (from == doc.Seq)
+                var doc = _doc!;
+                var resumable = epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq;
+                var missed = resumable ? Missed(seq!.Value, doc.Seq, remote) : null;
+                if (missed is not null || !resumable || pass > 0)
                 {
-                    mode = "resume";
-                    catchUp = [];
-                }
-                else if (_window.Count > 0 && _window.Peek().Seq <= from + 1)
-                {
-                    mode = "resume";
-                    catchUp = _window.Where(m => m.Seq > from).ToList();
+                    var mode = missed is null ? "snapshot" : "resume";
+                    connection.Track(Key, this, missed is null ? null : doc.Epoch, missed is null ? -1 : seq!.Value);
+                    connection.Enqueue(OutMessage.Control(new SubscribedMessage("subscribed", Key, mode, doc.Epoch, doc.Seq),
+                        FeedJsonContext.Default.SubscribedMessage));
+                    if (missed is null)
+                    {
+                        connection.Enqueue(SnapshotMessageLocked());
+                    }
+                    else
+                    {
+                        foreach (var m in missed)
+                        {
+                            connection.Enqueue(m);
+                        }
+                    }
+
+                    _watchers.Add(connection);
+                    IdleSince = null;
+                    return;
                 }
             }
 
-            connection.Track(Key, this, mode == "resume" ? doc.Epoch : null, mode == "resume" ? seq!.Value : -1);
-            connection.Enqueue(OutMessage.Control(new SubscribedMessage("subscribed", Key, mode, doc.Epoch, doc.Seq),
-                FeedJsonContext.Default.SubscribedMessage));
-            if (catchUp is null)
+            try
             {
-                connection.Enqueue(SnapshotMessageLocked());
+                remote = await Grain.CatchUp(epoch!, seq!.Value);
             }
-            else
+            catch (Exception ex)
             {
-                foreach (var m in catchUp)
-                {
-                    connection.Enqueue(m);
-                }
+                // Without the grain's window the client still gets a correct snapshot.
+                LogResyncFailed(_logger, ex, Key, 0);
             }
-
-            _watchers.Add(connection);
-            IdleSince = null;
         }
     }
+
+    // Called under _gate: the deltas (from, to], from the grain's answer then this node's window,
+    // or null when they do not form an unbroken chain.
+    private List<OutMessage>? Missed(long from, long to, FeedCatchUp? remote)
+    {
+        var result = new List<OutMessage>();
+        var next = from + 1;
+        foreach (var d in remote?.Deltas ?? [])
+        {
+            if (d.Epoch == _doc!.Epoch && d.Seq == next && next <= to)
+            {
+                result.Add(DeltaMessage(d));
+                next++;
+            }
+        }
+
+        foreach (var m in _window)
+        {
+            if (m.Seq == next && next <= to)
+            {
+                result.Add(m);
+                next++;
+            }
+        }
+
+        return next == to + 1 ? result : null;
+    }
+
+    private OutMessage DeltaMessage(FeedDelta delta) =>
+        new(OutKind.Delta, Key, delta.Epoch, delta.Seq, JsonSerializer.SerializeToUtf8Bytes(
+            new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.Totals.ToJson(),
+                delta.Rows.Select(r => r.ToJson()).ToArray(), delta.UpdatedAt),
+            FeedJsonContext.Default.DeltaMessage));
 
     public void Detach(FeedConnection connection, DateTimeOffset now)
     {
@@ -328,10 +368,7 @@ public sealed partial class Feed
 
         _doc = doc with { Seq = delta.Seq, Version = delta.Version, Totals = delta.Totals, Rows = rows, UpdatedAt = delta.UpdatedAt };
         _snapshotMessage = null;
-        var message = new OutMessage(OutKind.Delta, Key, delta.Epoch, delta.Seq, JsonSerializer.SerializeToUtf8Bytes(
-            new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.Totals.ToJson(),
-                delta.Rows.Select(r => r.ToJson()).ToArray(), delta.UpdatedAt),
-            FeedJsonContext.Default.DeltaMessage));
+        var message = DeltaMessage(delta);
         if (_windowSize > 0)
         {
             _window.Enqueue(message);

@@ -38,4 +38,39 @@ public sealed class FeedGatewayOptions
     /// <summary>How long a feed nobody watches keeps its stream subscription before it is dropped. Default: 60 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan IdleFeedLifetime { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>WebSocket upgrades this node admits per second (token bucket); beyond it, 503 with Retry-After. Default: 500.</summary>
+    [Range(1, 1_000_000)]
+    public double AdmissionPerSecond { get; set; } = 500;
+
+    /// <summary>Upgrades admitted at once after a quiet period (the bucket's size). Default: 500.</summary>
+    [Range(1, 1_000_000)]
+    public double AdmissionBurst { get; set; } = 500;
+
+    /// <summary>Subscriptions this node admits per second; beyond it, error "overloaded" with retryAfterMs. Default: 2,000.</summary>
+    [Range(1, 10_000_000)]
+    public double SubscriptionsPerSecond { get; set; } = 2_000;
+
+    /// <summary>On shutdown, clients are told to leave at random times spread over this window; then the rest are closed. Default: 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often this node announces itself (URL, connections, admission rate) to the cluster. Default: 2 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan AnnounceInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The URL clients use to reach this node (sent to clients in hello). Default: the first address Kestrel listens on.</summary>
+    public string? PublicUrl { get; set; }
+
+    /// <summary>Interval of WebSocket pings to each client. Default: 20 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>A client that does not answer a ping within this time is dropped. Default: 20 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Upper bound of the first-retry window sent to clients. Default: 60 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan MaxRetryWindow { get; set; } = TimeSpan.FromSeconds(60);
 }

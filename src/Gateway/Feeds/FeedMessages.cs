@@ -7,7 +7,7 @@ namespace Tprcs.Gateway.Feeds;
 // The WebSocket protocol's messages (docs/protocol.md). Every server message is one JSON object in
 // one text frame, with a "type" field first.
 
-public sealed record HelloMessage(string Type, string Protocol, string Node, int HeartbeatMs);
+public sealed record HelloMessage(string Type, string Protocol, string Node, int HeartbeatMs, int RetryWindowMs, string[] Gateways);
 
 public sealed record SubscribedMessage(string Type, string Feed, string Mode, string Epoch, long Seq);
 
@@ -23,9 +23,11 @@ public sealed record DeltaMessage(
     RowJson[] Rows,
     DateTimeOffset UpdatedAt);
 
-public sealed record ErrorMessage(string Type, string? Feed, string Code, string Message);
+public sealed record ErrorMessage(string Type, string? Feed, string Code, string Message, int? RetryAfterMs = null);
 
-public sealed record HeartbeatMessage(string Type, long Time);
+public sealed record HeartbeatMessage(string Type, long Time, int? RetryWindowMs = null);
+
+public sealed record DrainMessage(string Type, int RetryAfterMs, string Reason);
 
 public sealed record UnsubscribedMessage(string Type, string Feed);
 
@@ -50,6 +52,7 @@ public sealed class ResumePosition
 [JsonSerializable(typeof(DeltaMessage))]
 [JsonSerializable(typeof(ErrorMessage))]
 [JsonSerializable(typeof(HeartbeatMessage))]
+[JsonSerializable(typeof(DrainMessage))]
 [JsonSerializable(typeof(UnsubscribedMessage))]
 [JsonSerializable(typeof(ClientMessage))]
 public sealed partial class FeedJsonContext : JsonSerializerContext;

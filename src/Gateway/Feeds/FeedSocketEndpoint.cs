@@ -1,75 +1,107 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Tprcs.Gateway.Api;
 
 namespace Tprcs.Gateway.Feeds;
 
 /// <summary>The observers' WebSocket at <c>/ws</c> (protocol <c>tprcs.v1</c>, docs/protocol.md).</summary>
-public static partial class FeedSocketEndpoint
+public static class FeedSocketEndpoint
 {
     public const string Protocol = "tprcs.v1";
 
     public static IEndpointRouteBuilder MapTprcsFeeds(this IEndpointRouteBuilder app)
     {
-        app.Map("/ws", (RequestDelegate)(context => HandleAsync(context,
-            context.RequestServices.GetRequiredService<FeedHub>(),
-            context.RequestServices.GetRequiredService<IOptions<FeedGatewayOptions>>(),
-            context.RequestServices.GetRequiredService<TimeProvider>(),
-            context.RequestServices.GetRequiredService<ILoggerFactory>(),
-            context.RequestServices.GetRequiredService<IHostApplicationLifetime>())));
+        app.Map("/ws", (RequestDelegate)(context => context.RequestServices.GetRequiredService<FeedSocketHandler>().HandleAsync(context)));
         return app;
     }
+}
 
-    private static async Task HandleAsync(HttpContext context, FeedHub hub, IOptions<FeedGatewayOptions> options,
-        TimeProvider time, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+/// <summary>One WebSocket's life: admission, hello, the receive loop, the writer loop and heartbeats.</summary>
+public sealed partial class FeedSocketHandler(
+    FeedHub hub,
+    GatewayNodeState node,
+    IOptions<FeedGatewayOptions> options,
+    TimeProvider time,
+    ILogger<FeedSocketHandler> logger)
+{
+    private readonly FeedGatewayOptions _settings = options.Value;
+
+    public async Task HandleAsync(HttpContext context)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
             await Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "WebSocket required",
-                detail: $"Connect with a WebSocket upgrade and subprotocol '{Protocol}'.").ExecuteAsync(context);
+                detail: $"Connect with a WebSocket upgrade and subprotocol '{FeedSocketEndpoint.Protocol}'.").ExecuteAsync(context);
             return;
         }
 
-        var logger = loggers.CreateLogger("Tprcs.Gateway.Feeds.Socket");
+        // Refused before the upgrade costs anything: a draining node, or an exhausted budget.
+        TimeSpan retryAfter;
+        if (node.Draining)
+        {
+            retryAfter = TimeSpan.FromSeconds(1);
+        }
+        else if (!node.Upgrades.TryTake(out retryAfter))
+        {
+            LogOverloaded(logger, retryAfter);
+        }
+        else
+        {
+            await ServeAsync(context);
+            return;
+        }
+
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        await Problems.Unavailable(node.Draining
+            ? "This gateway node is shutting down; connect to another one."
+            : "This gateway node is admitting connections at its limit; retry after the Retry-After delay, with jitter.").ExecuteAsync(context);
+    }
+
+    private async Task ServeAsync(HttpContext context)
+    {
         var requested = context.WebSockets.WebSocketRequestedProtocols;
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
-            SubProtocol = requested.Contains(Protocol) ? Protocol : null,
-            KeepAliveInterval = TimeSpan.FromSeconds(20),
-            KeepAliveTimeout = TimeSpan.FromSeconds(20),
+            SubProtocol = requested.Contains(FeedSocketEndpoint.Protocol) ? FeedSocketEndpoint.Protocol : null,
+            KeepAliveInterval = _settings.KeepAliveInterval,
+            KeepAliveTimeout = _settings.KeepAliveTimeout,
         });
-        var settings = options.Value;
-        var connection = new FeedConnection(socket, settings);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var connection = new FeedConnection(socket, _settings);
+        using var close = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        node.Add(connection, close);
         connection.Enqueue(OutMessage.Control(
-            new HelloMessage("hello", Protocol, Environment.MachineName, (int)settings.HeartbeatInterval.TotalMilliseconds),
+            new HelloMessage("hello", FeedSocketEndpoint.Protocol, node.NodeId, (int)_settings.HeartbeatInterval.TotalMilliseconds,
+                node.RetryWindowMs, node.GatewayUrls),
             FeedJsonContext.Default.HelloMessage));
 
-        var writer = connection.RunWriterAsync(stop.Token);
-        var heartbeat = HeartbeatAsync(connection, settings, time, stop.Token);
+        var writer = connection.RunWriterAsync(close.Token);
+        var heartbeat = HeartbeatAsync(connection, close.Token);
         try
         {
-            await ReceiveAsync(socket, connection, hub, settings, logger, stop.Token);
+            await ReceiveAsync(socket, connection, close.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
         {
-            // The client went away or the node is stopping: nothing to answer.
+            // The client went away, or the node closed it at the end of a drain.
         }
         finally
         {
+            node.Remove(connection);
             foreach (var feed in connection.TrackedFeeds())
             {
                 feed.Detach(connection, time.GetUtcNow());
             }
 
-            await stop.CancelAsync();
+            await close.CancelAsync();
             await Task.WhenAll(Quietly(writer), Quietly(heartbeat));
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await Quietly(socket.CloseOutputAsync(
-                    lifetime.ApplicationStopping.IsCancellationRequested ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure,
-                    null, CancellationToken.None));
+                    node.Draining ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure,
+                    node.Draining ? "drain" : null, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2)));
             }
         }
     }
@@ -86,21 +118,21 @@ public static partial class FeedSocketEndpoint
         }
     }
 
-    private static async Task HeartbeatAsync(FeedConnection connection, FeedGatewayOptions settings, TimeProvider time, CancellationToken cancellationToken)
+    private async Task HeartbeatAsync(FeedConnection connection, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
             var jitter = 0.8 + (Random.Shared.NextDouble() * 0.4);
-            await Task.Delay(settings.HeartbeatInterval * jitter, time, cancellationToken);
-            connection.Enqueue(OutMessage.Control(new HeartbeatMessage("heartbeat", time.GetUtcNow().ToUnixTimeMilliseconds()),
+            await Task.Delay(_settings.HeartbeatInterval * jitter, time, cancellationToken);
+            connection.Enqueue(OutMessage.Control(new HeartbeatMessage("heartbeat", time.GetUtcNow().ToUnixTimeMilliseconds(), node.RetryWindowMs),
                 FeedJsonContext.Default.HeartbeatMessage));
         }
     }
 
-    private static async Task ReceiveAsync(WebSocket socket, FeedConnection connection, FeedHub hub,
-        FeedGatewayOptions settings, ILogger logger, CancellationToken cancellationToken)
+    private async Task ReceiveAsync(WebSocket socket, FeedConnection connection, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(settings.MaxClientMessageBytes);
+        var max = _settings.MaxClientMessageBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(max);
         try
         {
             while (true)
@@ -109,14 +141,13 @@ public static partial class FeedSocketEndpoint
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    if (length == settings.MaxClientMessageBytes)
+                    if (length == max)
                     {
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig,
-                            $"messages are limited to {settings.MaxClientMessageBytes} bytes", cancellationToken);
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {max} bytes", cancellationToken);
                         return;
                     }
 
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length, settings.MaxClientMessageBytes - length), cancellationToken);
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length, max - length), cancellationToken);
                     length += result.Count;
                 }
                 while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
@@ -137,7 +168,7 @@ public static partial class FeedSocketEndpoint
                     continue;
                 }
 
-                await HandleAsync(message, connection, hub, settings, logger);
+                await HandleAsync(message, connection);
             }
         }
         finally
@@ -146,44 +177,19 @@ public static partial class FeedSocketEndpoint
         }
     }
 
-    private static async Task HandleAsync(ClientMessage? message, FeedConnection connection, FeedHub hub,
-        FeedGatewayOptions settings, ILogger logger)
+    private async Task HandleAsync(ClientMessage? message, FeedConnection connection)
     {
         switch (message?.Type)
         {
             case "subscribe" when !string.IsNullOrEmpty(message.Feed):
-                if (!connection.IsWatching(message.Feed) && connection.FeedCount >= settings.MaxFeedsPerConnection)
-                {
-                    Error(connection, message.Feed, "too-many-feeds", $"A connection may watch at most {settings.MaxFeedsPerConnection} feeds.");
-                    return;
-                }
-
-                Feed? feed;
-                try
-                {
-                    feed = await hub.AcquireAsync(message.Feed);
-                }
-                catch (Exception ex)
-                {
-                    LogSubscribeFailed(logger, ex, message.Feed);
-                    Error(connection, message.Feed, "unavailable", "The feed cannot be opened right now; retry later.");
-                    return;
-                }
-
-                if (feed is null)
-                {
-                    Error(connection, message.Feed, "unknown-feed", $"'{message.Feed}' is not an area of a loaded election (feeds are \"{{election}}/{{area}}\").");
-                    return;
-                }
-
-                feed.Attach(connection, message.Resume?.Epoch, message.Resume?.Seq);
+                await SubscribeAsync(message.Feed, message.Resume, connection);
                 return;
             case "unsubscribe" when !string.IsNullOrEmpty(message.Feed):
-                connection.Untrack(message.Feed)?.Detach(connection, DateTimeOffset.UtcNow);
+                connection.Untrack(message.Feed)?.Detach(connection, time.GetUtcNow());
                 connection.Enqueue(OutMessage.Control(new UnsubscribedMessage("unsubscribed", message.Feed), FeedJsonContext.Default.UnsubscribedMessage));
                 return;
             case "ping":
-                connection.Enqueue(OutMessage.Control(new HeartbeatMessage("pong", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), FeedJsonContext.Default.HeartbeatMessage));
+                connection.Enqueue(OutMessage.Control(new HeartbeatMessage("pong", time.GetUtcNow().ToUnixTimeMilliseconds()), FeedJsonContext.Default.HeartbeatMessage));
                 return;
             default:
                 Error(connection, message?.Feed, "bad-message", "Expected {\"type\":\"subscribe\"|\"unsubscribe\"|\"ping\", \"feed\":\"{election}/{area}\"}.");
@@ -191,9 +197,48 @@ public static partial class FeedSocketEndpoint
         }
     }
 
-    private static void Error(FeedConnection connection, string? feed, string code, string text) =>
-        connection.Enqueue(OutMessage.Control(new ErrorMessage("error", feed, code, text), FeedJsonContext.Default.ErrorMessage));
+    private async Task SubscribeAsync(string key, ResumePosition? resume, FeedConnection connection)
+    {
+        if (!connection.IsWatching(key) && connection.FeedCount >= _settings.MaxFeedsPerConnection)
+        {
+            Error(connection, key, "too-many-feeds", $"A connection may watch at most {_settings.MaxFeedsPerConnection} feeds.");
+            return;
+        }
+
+        if (!node.Subscriptions.TryTake(out var retryAfter))
+        {
+            Error(connection, key, "overloaded", "This node is admitting subscriptions at its limit; subscribe again after retryAfterMs.",
+                (int)Math.Ceiling(retryAfter.TotalMilliseconds * (1 + Random.Shared.NextDouble())));
+            return;
+        }
+
+        Feed? feed;
+        try
+        {
+            feed = await hub.AcquireAsync(key);
+        }
+        catch (Exception ex)
+        {
+            LogSubscribeFailed(logger, ex, key);
+            Error(connection, key, "unavailable", "The feed cannot be opened right now; subscribe again later.", 1_000);
+            return;
+        }
+
+        if (feed is null)
+        {
+            Error(connection, key, "unknown-feed", $"'{key}' is not an area of a loaded election (feeds are \"{{election}}/{{area}}\").");
+            return;
+        }
+
+        await feed.AttachAsync(connection, resume?.Epoch, resume?.Seq);
+    }
+
+    private static void Error(FeedConnection connection, string? feed, string code, string text, int? retryAfterMs = null) =>
+        connection.Enqueue(OutMessage.Control(new ErrorMessage("error", feed, code, text, retryAfterMs), FeedJsonContext.Default.ErrorMessage));
 
     [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Subscribing to {Feed} failed")]
     private static partial void LogSubscribeFailed(ILogger logger, Exception exception, string feed);
+
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Debug, Message = "Upgrade refused: admission budget spent; retry after {RetryAfter}")]
+    private static partial void LogOverloaded(ILogger logger, TimeSpan retryAfter);
 }

@@ -54,6 +54,12 @@ public static class TprcsGatewayExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<FeedHub>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FeedHub>());
+        builder.Services.AddSingleton<GatewayNodeState>();
+        builder.Services.AddSingleton<FeedSocketHandler>();
+        builder.Services.AddHostedService<NodeAnnouncer>();
+        // Shutdown waits for the drain: clients leave over the drain window, then the rest are closed.
+        var drain = builder.Configuration.GetSection(FeedGatewayOptions.Section).GetValue("DrainWindow", TimeSpan.FromSeconds(10));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(15));
         return builder;
     }
 
@@ -75,6 +81,15 @@ public static class TprcsGatewayExtensions
                 return Problems.Unavailable($"The cluster does not answer: {ex.Message}");
             }
         });
+        return app;
+    }
+
+    /// <summary>On SIGTERM (ApplicationStopping), drain the WebSocket clients before the server stops.</summary>
+    public static WebApplication UseTprcsDrain(this WebApplication app)
+    {
+        var node = app.Services.GetRequiredService<GatewayNodeState>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(() => _ = node.DrainAsync());
         return app;
     }
 

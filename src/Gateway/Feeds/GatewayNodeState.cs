@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+using Tprcs.Contracts;
+
+namespace Tprcs.Gateway.Feeds;
+
+/// <summary>
+/// This gateway node as the cluster and its clients see it: its connections, admission budgets,
+/// the other live nodes, the first-retry window it gives clients, and the drain at shutdown.
+/// </summary>
+public sealed partial class GatewayNodeState
+{
+    private readonly ConcurrentDictionary<FeedConnection, CancellationTokenSource> _connections = new();
+    private readonly FeedGatewayOptions _options;
+    private readonly IServer _server;
+    private readonly TimeProvider _time;
+    private readonly ILogger<GatewayNodeState> _logger;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile GatewayNode[] _peers = [];
+
+    public GatewayNodeState(IOptions<FeedGatewayOptions> options, IServer server, TimeProvider time, ILogger<GatewayNodeState> logger)
+    {
+        _options = options.Value;
+        _server = server;
+        _time = time;
+        _logger = logger;
+        Upgrades = new TokenBucket(_options.AdmissionPerSecond, _options.AdmissionBurst, time);
+        Subscriptions = new TokenBucket(_options.SubscriptionsPerSecond, _options.SubscriptionsPerSecond, time);
+    }
+
+    public string NodeId { get; } = Guid.NewGuid().ToString("N")[..12];
+    public TokenBucket Upgrades { get; }
+    public TokenBucket Subscriptions { get; }
+    public int Connections => _connections.Count;
+    public bool Draining { get; private set; }
+
+    public string Url =>
+        _options.PublicUrl
+        ?? _server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+        ?? "";
+
+    /// <summary>WebSocket URLs of the live nodes (this one included), for clients to rotate across.</summary>
+    public string[] GatewayUrls =>
+        _peers.Where(p => !p.Draining).Select(p => ToWebSocketUrl(p.Url)).DefaultIfEmpty(ToWebSocketUrl(Url)).Distinct().ToArray();
+
+    public GatewayNode Describe() => new(NodeId, Url, Connections, _options.AdmissionPerSecond, Draining);
+
+    public void UpdatePeers(GatewayNode[] nodes) => _peers = nodes;
+
+    /// <summary>
+    /// The first-retry window (docs/protocol.md): the time the other live nodes need to admit this
+    /// node's clients at their admission rate; this node's own rate when it is alone.
+    /// </summary>
+    public int RetryWindowMs
+    {
+        get
+        {
+            var others = _peers.Where(p => p.NodeId != NodeId && !p.Draining).Sum(p => p.AdmissionPerSecond);
+            var capacity = others > 0 ? others : _options.AdmissionPerSecond;
+            var ms = 1000.0 * Connections / capacity;
+            return (int)Math.Min(ms, _options.MaxRetryWindow.TotalMilliseconds);
+        }
+    }
+
+    public void Add(FeedConnection connection, CancellationTokenSource close) => _connections[connection] = close;
+
+    public void Remove(FeedConnection connection)
+    {
+        _connections.TryRemove(connection, out _);
+        if (Draining && _connections.IsEmpty)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Stops admitting, tells each client to leave after its own random delay within the drain
+    /// window, then closes whoever is still connected.
+    /// </summary>
+    public async Task DrainAsync()
+    {
+        Draining = true;
+        var window = _options.DrainWindow;
+        LogDraining(_logger, _connections.Count, window);
+        foreach (var connection in _connections.Keys)
+        {
+            var delay = (int)(Random.Shared.NextDouble() * window.TotalMilliseconds);
+            connection.Enqueue(OutMessage.Control(new DrainMessage("drain", delay, "shutdown"), FeedJsonContext.Default.DrainMessage));
+        }
+
+        // Clients leave at their given time; a little grace covers their close handshakes.
+        if (!_connections.IsEmpty)
+        {
+            using var timeout = new CancellationTokenSource(window + TimeSpan.FromSeconds(1), _time);
+            await _drained.Task.WaitAsync(timeout.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        foreach (var close in _connections.Values)
+        {
+            close.Cancel();
+        }
+    }
+
+    private static string ToWebSocketUrl(string url) =>
+        url.Length == 0 ? url : new UriBuilder(url) { Scheme = url.StartsWith("https", StringComparison.OrdinalIgnoreCase) ? "wss" : "ws", Path = "/ws" }.Uri.ToString();
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Draining {Connections} connections over {Window}")]
+    private static partial void LogDraining(ILogger logger, int connections, TimeSpan window);
+}
+
+/// <summary>Announces this node to the cluster's registry and keeps the list of live nodes.</summary>
+public sealed partial class NodeAnnouncer(
+    GatewayNodeState node,
+    IClusterClient cluster,
+    IOptions<FeedGatewayOptions> options,
+    TimeProvider time,
+    ILogger<NodeAnnouncer> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var registry = cluster.GetGrain<IGatewayRegistryGrain>(0);
+        using var timer = new PeriodicTimer(options.Value.AnnounceInterval, time);
+        do
+        {
+            try
+            {
+                node.UpdatePeers(await registry.Announce(node.Describe()));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogAnnounceFailed(logger, ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            await cluster.GetGrain<IGatewayRegistryGrain>(0).Leave(node.NodeId).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogAnnounceFailed(logger, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 4302, Level = LogLevel.Warning, Message = "Announcing this gateway node to the cluster failed")]
+    private static partial void LogAnnounceFailed(ILogger logger, Exception exception);
+}
