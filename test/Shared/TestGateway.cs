@@ -21,9 +21,10 @@ public sealed class TestGateway : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private TestGateway(WebApplication app, Uri baseAddress, string dataDirectory)
+    private TestGateway(WebApplication app, Uri baseAddress, string dataDirectory, IReadOnlyDictionary<string, string> settings)
     {
         _app = app;
+        Settings = settings;
         BaseAddress = baseAddress;
         DataDirectory = dataDirectory;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -34,6 +35,21 @@ public sealed class TestGateway : IAsyncDisposable
     public Uri BaseAddress { get; }
     public Uri WebSocketUri => new UriBuilder(BaseAddress) { Scheme = "ws", Path = "/ws" }.Uri;
     public string DataDirectory { get; }
+
+    /// <summary>The settings it was started with (cluster ports and id among them).</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; }
+
+    /// <summary>Settings for another embedded gateway joining this one's cluster as a second silo and node.</summary>
+    public Dictionary<string, string> JoinSettings()
+    {
+        var silo = FreePort();
+        return new Dictionary<string, string>
+        {
+            ["Tprcs:Cluster:SiloPort"] = silo.ToString(),
+            ["Tprcs:Cluster:PrimarySiloPort"] = Settings["Tprcs:Cluster:PrimarySiloPort"],
+            ["Tprcs:Cluster:ClusterId"] = Settings["Tprcs:Cluster:ClusterId"],
+        };
+    }
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Anonymous client (observers).</summary>
@@ -76,7 +92,7 @@ public sealed class TestGateway : IAsyncDisposable
         var app = GatewayApp.Create(all.Select(kv => $"--{kv.Key}={kv.Value}").ToArray());
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestGateway(app, new Uri(address), dataDirectory);
+        return new TestGateway(app, new Uri(address), dataDirectory, all);
     }
 
     public static int FreePort()

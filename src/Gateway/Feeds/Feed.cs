@@ -310,7 +310,9 @@ public sealed partial class Feed
         }
     }
 
-    // Called under _gate.
+    // Called under _gate. After a resync, pending deltas that still do not follow on are dropped,
+    // not chased: the grain has just told us everything up to its position, so such a delta is
+    // older than that or was published after it, and the next delta or tail check repairs it.
     private void DrainPending()
     {
         if (_pending.Count == 0)
@@ -322,7 +324,10 @@ public sealed partial class Feed
         _pending.Clear();
         foreach (var d in pending)
         {
-            Accept(d);
+            if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
+            {
+                ApplyAndBroadcast(d);
+            }
         }
     }
 

@@ -27,10 +27,14 @@ public sealed class FeedConnection
         public bool NeedsSnapshot { get; set; }
     }
 
-    public FeedConnection(WebSocket socket, FeedGatewayOptions options)
+    private readonly CancellationTokenSource? _abort;
+
+    /// <param name="abort">Cancelled when a client that stays behind does not even take its close frame: the socket is then aborted.</param>
+    public FeedConnection(WebSocket socket, FeedGatewayOptions options, CancellationTokenSource? abort = null)
     {
         _socket = socket;
         _options = options;
+        _abort = abort;
     }
 
     /// <summary>Bytes waiting to be written (for tests and metrics).</summary>
@@ -125,6 +129,13 @@ public sealed class FeedConnection
             _queue.Clear();
             _queuedBytes = 0;
             _signal.Release();
+            // The writer closes with 4008 as soon as its current send completes; a client that does
+            // not read at all never lets it, so the socket is aborted after a short grace.
+            if (_abort is { } abort)
+            {
+                _ = Task.Delay(TimeSpan.FromSeconds(2)).ContinueWith(_ => abort.Cancel(), TaskScheduler.Default);
+            }
+
             return;
         }
 

@@ -69,8 +69,8 @@ public sealed partial class FeedSocketHandler(
             KeepAliveInterval = _settings.KeepAliveInterval,
             KeepAliveTimeout = _settings.KeepAliveTimeout,
         });
-        var connection = new FeedConnection(socket, _settings);
         using var close = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        var connection = new FeedConnection(socket, _settings, close);
         node.Add(connection, close);
         connection.Enqueue(OutMessage.Control(
             new HelloMessage("hello", FeedSocketEndpoint.Protocol, node.NodeId, (int)_settings.HeartbeatInterval.TotalMilliseconds,
