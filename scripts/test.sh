@@ -20,7 +20,8 @@ if ! dotnet build Tprcs.sln -c Release -nologo -v q -clp:ErrorsOnly; then
   exit 1
 fi
 
-dotnet test Tprcs.sln -c Release --no-build -nologo 2>&1 | tee "$log"
+# A hung test fails the run (with a dump) instead of stalling it.
+dotnet test Tprcs.sln -c Release --no-build -nologo --blame-hang-timeout 10m --logger "console;verbosity=normal" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # dotnet test prints one summary line per test assembly: "Passed!  - Failed: 0, Passed: 24, ..."
