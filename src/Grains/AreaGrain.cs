@@ -35,6 +35,7 @@ public sealed partial class AreaGrain(
     private long _version;
     private DateTimeOffset _updatedAt;
     private IGrainTimer? _flushTimer;
+    private DateTimeOffset _watchedUntil;
     private IAsyncStream<FeedDelta>? _stream;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -110,12 +111,14 @@ public sealed partial class AreaGrain(
     {
         // A snapshot is the document at exactly (epoch, seq): publish what is pending first, so
         // that the next delta a subscriber sees is seq + 1.
+        Watched();
         await FlushAsync();
         return Snapshot();
     }
 
     public async Task<FeedCatchUp> CatchUp(string epoch, long seq)
     {
+        Watched();
         await FlushAsync();
         if (epoch == _epoch && seq <= _seq && seq >= 0)
         {
@@ -222,6 +225,8 @@ public sealed partial class AreaGrain(
         return (TallyMath.Sum(_election.Parties.Count, _rows.Select(r => r.Tally)), version);
     }
 
+    private void Watched() => _watchedUntil = time.GetUtcNow() + _options.WatchLease;
+
     private void ScheduleFlush()
     {
         _flushTimer ??= this.RegisterGrainTimer(FlushTick, _options.FlushInterval, Timeout.InfiniteTimeSpan);
@@ -257,6 +262,11 @@ public sealed partial class AreaGrain(
         }
 
         ReportToParent(_totals, _version);
+        if (_updatedAt > _watchedUntil)
+        {
+            return;
+        }
+
         try
         {
             await _stream!.OnNextAsync(delta);

@@ -25,4 +25,13 @@ public sealed class FeedOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long an area keeps publishing on its stream after a gateway last asked for its snapshot
+    /// or caught up with it. Gateways watching a feed check its tail every few seconds, which renews
+    /// this; a feed nobody watches costs no stream traffic (a new watcher starts from a snapshot).
+    /// Default: 60 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan WatchLease { get; set; } = TimeSpan.FromSeconds(60);
 }
