@@ -36,6 +36,7 @@ public sealed partial class AreaGrain(
     private DateTimeOffset _updatedAt;
     private IGrainTimer? _flushTimer;
     private DateTimeOffset _watchedUntil;
+    private DateTimeOffset _lastFlush;
     private IAsyncStream<FeedDelta>? _stream;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -91,15 +92,7 @@ public sealed partial class AreaGrain(
         return Task.CompletedTask;
     }
 
-    public Task ReportChild(ChildReport report)
-    {
-        if (Apply(report))
-        {
-            ScheduleFlush();
-        }
-
-        return Task.CompletedTask;
-    }
+    public Task ReportChild(ChildReport report) => Apply(report) ? FlushSoonAsync() : Task.CompletedTask;
 
     public Task<ChildReport> GetReport()
     {
@@ -154,7 +147,7 @@ public sealed partial class AreaGrain(
         if (_changed.Count > 0)
         {
             LogRepaired(logger, this.GetPrimaryKeyString(), _changed.Count);
-            ScheduleFlush();
+            await FlushSoonAsync();
         }
     }
 
@@ -222,14 +215,31 @@ public sealed partial class AreaGrain(
             version += row.Version;
         }
 
-        return (TallyMath.Sum(_election.Parties.Count, _rows.Select(r => r.Tally)), version);
+        return (TallyMath.Sum(_election.Parties.Count, _rows), version);
     }
 
     private void Watched() => _watchedUntil = time.GetUtcNow() + _options.WatchLease;
 
-    private void ScheduleFlush()
+    /// <summary>
+    /// At most one flush per interval: at once when the last one is older than the interval (the
+    /// common case when updates are spread out, and no timer is needed), else one trailing flush
+    /// at the end of the interval that takes every change arrived meanwhile.
+    /// </summary>
+    private Task FlushSoonAsync()
     {
-        _flushTimer ??= this.RegisterGrainTimer(FlushTick, _options.FlushInterval, Timeout.InfiniteTimeSpan);
+        if (_flushTimer is not null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var since = time.GetUtcNow() - _lastFlush;
+        if (since >= _options.FlushInterval)
+        {
+            return FlushAsync();
+        }
+
+        _flushTimer = this.RegisterGrainTimer(FlushTick, _options.FlushInterval - since, Timeout.InfiniteTimeSpan);
+        return Task.CompletedTask;
     }
 
     private Task FlushTick(CancellationToken cancellationToken)
@@ -246,11 +256,23 @@ public sealed partial class AreaGrain(
             return;
         }
 
-        var changed = _changed.Order().Select(Row).ToArray();
+        var now = time.GetUtcNow();
+        var watched = now <= _watchedUntil;
+        // Nobody watches: the parent still gets its report, but no delta is built, kept or sent
+        // (a future watcher starts from a snapshot, and no client can hold a position to resume).
+        var changed = watched ? _changed.Order().Select(Row).ToArray() : null;
         _changed.Clear();
         (_totals, _version) = Current();
         _seq++;
-        _updatedAt = time.GetUtcNow();
+        _updatedAt = now;
+        _lastFlush = now;
+        ReportToParent(_totals, _version);
+        if (changed is null)
+        {
+            _window.Clear();
+            return;
+        }
+
         var delta = new FeedDelta(_election.Id, _area.Code, _epoch, _seq, _version, _totals, changed, _updatedAt);
         if (_options.DeltaWindow > 0)
         {
@@ -259,12 +281,6 @@ public sealed partial class AreaGrain(
             {
                 _window.Dequeue();
             }
-        }
-
-        ReportToParent(_totals, _version);
-        if (_updatedAt > _watchedUntil)
-        {
-            return;
         }
 
         try

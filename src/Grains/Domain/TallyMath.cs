@@ -11,14 +11,26 @@ public static class TallyMath
     public static Tally Empty(int parties, long registeredVoters, int units) =>
         new(new long[parties], registeredVoters, 0, 0, 0, 0, units, 0, 0, 0, 0, 0, NoFlags);
 
-    public static Tally Sum(int parties, IEnumerable<Tally> tallies)
+    public static Tally Sum(int parties, ChildReport[] children)
+    {
+        var tallies = new Tally[children.Length];
+        for (var i = 0; i < children.Length; i++)
+        {
+            tallies[i] = children[i].Tally;
+        }
+
+        return Sum(parties, tallies);
+    }
+
+    public static Tally Sum(int parties, IReadOnlyList<Tally> tallies)
     {
         var votes = new long[parties];
         long registered = 0, accredited = 0, rejected = 0, valid = 0, cast = 0, covered = 0, cancelledVoters = 0;
         int units = 0, reported = 0, counted = 0, cancelled = 0;
         int f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0;
-        foreach (var t in tallies)
+        for (var n = 0; n < tallies.Count; n++)
         {
+            var t = tallies[n];
             for (var i = 0; i < votes.Length; i++)
             {
                 votes[i] += t.Votes[i];
