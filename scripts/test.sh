@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Runs every TPRCS test, with all set-up, on a fresh machine of this kind (Debian, .NET SDK 10):
-# installs Chromium for the browser tests when missing, builds, runs all test projects, and ends
+# installs Chromium and PostgreSQL when missing, builds, runs all test projects, and ends
 # with one line "N passed, N failed". Exit status: 0 only when everything built and passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "Installing Chromium for the browser tests..."
+# Chromium drives the browser tests; PostgreSQL's binaries let the storage tests start a
+# throwaway server of their own (they need no running service).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing ${missing[*]} for the tests..."
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
-    || { echo "Could not install chromium (apt-get install chromium)."; echo "0 passed, 1 failed"; exit 1; }
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || { echo "Could not install ${missing[*]} (apt-get install ${missing[*]})."; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 log=$(mktemp)

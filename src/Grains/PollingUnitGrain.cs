@@ -76,7 +76,7 @@ public sealed partial class PollingUnitGrain(
             }
 
             var record = new SubmissionRecord(_election.Id, _ledger.Unit.Code, _ledger.Unit.Parent ?? "",
-                _ledger.Version + 1, command.SubmissionId, command.Agent, time.GetUtcNow(), hash, normalized);
+                _ledger.Version + 1, command.SubmissionId, command.Agent, ReceivedNow(), hash, normalized);
             var appended = await log.AppendAsync(record, body);
             switch (appended.Status)
             {
@@ -95,6 +95,16 @@ public sealed partial class PollingUnitGrain(
         }
 
         throw new InvalidOperationException($"Polling unit '{_ledger.Unit.Code}' could not take a version after reloading from the log.");
+    }
+
+    /// <summary>
+    /// Now, at microsecond precision in UTC: what every log provider stores exactly, so that a unit
+    /// rebuilt from the log gives receipts equal to the ones first sent.
+    /// </summary>
+    private DateTimeOffset ReceivedNow()
+    {
+        var ticks = time.GetUtcNow().UtcTicks;
+        return new DateTimeOffset(ticks - (ticks % 10), TimeSpan.Zero);
     }
 
     private void ReportToParent()

@@ -55,7 +55,10 @@ public static class TprcsSiloExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => LoadCatalog(sp.GetRequiredService<IOptions<ElectionsOptions>>().Value));
-        services.TryAddSingleton<ISubmissionLog, SqliteSubmissionLog>();
+        services.TryAddSingleton<ISubmissionLog>(sp =>
+            sp.GetRequiredService<IOptions<SubmissionLogOptions>>().Value.Provider == SubmissionLogProvider.Postgres
+                ? ActivatorUtilities.CreateInstance<PostgresSubmissionLog>(sp)
+                : ActivatorUtilities.CreateInstance<SqliteSubmissionLog>(sp));
         // Resolved at start, not on first use: a broken definition or an unwritable log stops the silo
         // with a message instead of failing the first request.
         services.AddHostedService<StartupChecks>();

@@ -115,11 +115,19 @@ public sealed partial class NodeAnnouncer(
     GatewayNodeState node,
     IClusterClient cluster,
     IOptions<FeedGatewayOptions> options,
+    IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<NodeAnnouncer> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Only once Kestrel listens is the node's real address (port included) known.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await started.Task.WaitAsync(stoppingToken);
+        }
+
         var registry = cluster.GetGrain<IGatewayRegistryGrain>(0);
         using var timer = new PeriodicTimer(options.Value.AnnounceInterval, time);
         do
@@ -145,9 +153,13 @@ public sealed partial class NodeAnnouncer(
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            LogAnnounceFailed(logger, ex);
+            // Leaving is a courtesy: the registry drops a silent node after its expiry anyway.
+            LogLeaveFailed(logger, ex.Message);
         }
     }
+
+    [LoggerMessage(EventId = 4303, Level = LogLevel.Debug, Message = "Leaving the gateway registry failed ({Reason}); the entry will expire")]
+    private static partial void LogLeaveFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 4302, Level = LogLevel.Warning, Message = "Announcing this gateway node to the cluster failed")]
     private static partial void LogAnnounceFailed(ILogger logger, Exception exception);
