@@ -67,6 +67,11 @@ public sealed partial class AreaGrain(
         _stream = this.GetStreamProvider(Keys.StreamProvider)
             .GetStream<FeedDelta>(StreamId.Create(Keys.FeedNamespace, this.GetPrimaryKeyString()));
 
+        // Call other grains only after yielding to this activation's scheduler. Up to here the
+        // activation runs inside Orleans' start of the activation; a parent and a child activating
+        // at the same moment and calling each other from there were seen to deadlock on Orleans'
+        // per-activation locks (a ward reporting up while its LGA asked it for its report).
+        await Task.Yield();
         await PullChildrenAsync(cancellationToken);
         _changed.Clear();
         (_totals, _version) = Current();

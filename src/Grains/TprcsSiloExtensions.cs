@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Tprcs.Contracts;
 using Tprcs.Grains.Elections;
@@ -27,21 +28,35 @@ public static class TprcsSiloExtensions
 {
     /// <summary>
     /// Everything a TPRCS silo needs besides clustering: the elections, the submission log, the feed
-    /// stream provider and its PubSubStore, and the options, validated at start.
+    /// stream provider, and the options, validated at start.
     /// </summary>
     /// <summary>
-    /// Localhost clustering (section <c>Tprcs:Cluster</c>): several silo processes on one machine,
-    /// the one on <c>PrimarySiloPort</c> acting as the membership primary.
+    /// Clustering (section <c>Tprcs:Cluster</c>). Without <c>RedisConnectionString</c>: localhost
+    /// clustering, several silo processes on one machine, the one on <c>PrimarySiloPort</c> acting
+    /// as the membership primary. With it: membership and the streams' PubSubStore in Redis, for
+    /// silos on several hosts (each advertising <c>AdvertisedAddress</c>, default loopback).
     /// </summary>
     public static ISiloBuilder UseTprcsClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
         var cluster = configuration.GetSection("Tprcs:Cluster");
         var siloPort = cluster.GetValue("SiloPort", 11111);
         var gatewayPort = cluster.GetValue("GatewayPort", 30000);
+        var serviceId = cluster.GetValue("ServiceId", "tprcs")!;
+        var clusterId = cluster.GetValue("ClusterId", "tprcs-local")!;
+        if (cluster["RedisConnectionString"] is { Length: > 0 } redis)
+        {
+            var address = System.Net.IPAddress.Parse(cluster.GetValue("AdvertisedAddress", "127.0.0.1")!);
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ServiceId, o.ClusterId) = (serviceId, clusterId));
+            silo.ConfigureEndpoints(address, siloPort, gatewayPort);
+            silo.UseRedisClustering(redis);
+            silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+            return silo;
+        }
+
         var primary = cluster.GetValue("PrimarySiloPort", 11111);
         silo.UseLocalhostClustering(siloPort, gatewayPort,
-            siloPort == primary ? null : new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, primary),
-            cluster.GetValue("ServiceId", "tprcs") ?? "tprcs", cluster.GetValue("ClusterId", "tprcs-local") ?? "tprcs-local");
+            siloPort == primary ? null : new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, primary), serviceId, clusterId);
+        silo.AddMemoryGrainStorage("PubSubStore");
         return silo;
     }
 
@@ -63,8 +78,8 @@ public static class TprcsSiloExtensions
         // with a message instead of failing the first request.
         services.AddHostedService<StartupChecks>();
 
+        // The stream provider's PubSubStore comes with the clustering (UseTprcsClustering).
         silo.AddMemoryStreams(Keys.StreamProvider);
-        silo.AddMemoryGrainStorage("PubSubStore");
         return silo;
     }
 

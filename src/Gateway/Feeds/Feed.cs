@@ -224,9 +224,10 @@ public sealed partial class Feed
 
     /// <summary>
     /// Asks the grain whether anything was published after our position. Streams are at most once,
-    /// so a lost last update would otherwise go unnoticed until the next one.
+    /// so a lost last update would otherwise go unnoticed until the next one; the call also renews
+    /// the area's watch lease. One attempt: the next tick tries again.
     /// </summary>
-    public async Task CheckTailAsync()
+    public async Task CheckTailAsync(TimeSpan timeout)
     {
         string epoch;
         long seq;
@@ -241,7 +242,24 @@ public sealed partial class Feed
             _resyncing = true;
         }
 
-        await ResyncAsync(epoch, seq);
+        FeedCatchUp? catchUp = null;
+        try
+        {
+            catchUp = await Grain.CatchUp(epoch, seq).WaitAsync(timeout);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (catchUp is not null)
+                {
+                    ApplyCatchUp(catchUp);
+                }
+
+                _resyncing = false;
+                DrainPending();
+            }
+        }
     }
 
     // Called under _gate.
@@ -281,21 +299,7 @@ public sealed partial class Feed
                 var catchUp = await Grain.CatchUp(epoch, seq);
                 lock (_gate)
                 {
-                    if (catchUp.Snapshot is { } snapshot)
-                    {
-                        Replace(snapshot, broadcast: true);
-                    }
-                    else
-                    {
-                        foreach (var d in catchUp.Deltas!)
-                        {
-                            if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
-                            {
-                                ApplyAndBroadcast(d);
-                            }
-                        }
-                    }
-
+                    ApplyCatchUp(catchUp);
                     _resyncing = false;
                     DrainPending();
                 }
@@ -306,6 +310,24 @@ public sealed partial class Feed
             {
                 LogResyncFailed(_logger, ex, Key, attempt);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 << Math.Min(attempt, 6))));
+            }
+        }
+    }
+
+    // Called under _gate.
+    private void ApplyCatchUp(FeedCatchUp catchUp)
+    {
+        if (catchUp.Snapshot is { } snapshot)
+        {
+            Replace(snapshot, broadcast: true);
+            return;
+        }
+
+        foreach (var d in catchUp.Deltas!)
+        {
+            if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
+            {
+                ApplyAndBroadcast(d);
             }
         }
     }

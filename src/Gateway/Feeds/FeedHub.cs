@@ -69,6 +69,9 @@ public sealed partial class FeedHub(
         using var timer = new PeriodicTimer(_options.TailCheckInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            // All feeds at once, each bounded by the interval: one slow grain cannot hold up the
+            // others' checks (which also renew their areas' watch leases).
+            var checks = new List<Task>();
             foreach (var (key, lazy) in _feeds)
             {
                 if (!lazy.IsValueCreated || !lazy.Value.IsCompletedSuccessfully)
@@ -81,21 +84,28 @@ public sealed partial class FeedHub(
                 {
                     if (_feeds.TryRemove(new KeyValuePair<string, Lazy<Task<Feed>>>(key, lazy)))
                     {
-                        await StopQuietly(feed);
+                        checks.Add(StopQuietly(feed));
                     }
 
                     continue;
                 }
 
-                try
-                {
-                    await feed.CheckTailAsync();
-                }
-                catch (Exception ex)
-                {
-                    LogTailCheckFailed(logger, ex, key);
-                }
+                checks.Add(CheckQuietly(feed));
             }
+
+            await Task.WhenAll(checks);
+        }
+    }
+
+    private async Task CheckQuietly(Feed feed)
+    {
+        try
+        {
+            await feed.CheckTailAsync(_options.TailCheckInterval);
+        }
+        catch (Exception ex)
+        {
+            LogTailCheckFailed(logger, ex, feed.Key);
         }
     }
 

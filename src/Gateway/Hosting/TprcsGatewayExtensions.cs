@@ -18,7 +18,8 @@ public static class TprcsGatewayExtensions
 {
     /// <summary>
     /// Orleans for the gateway (setting <c>Tprcs:Gateway:Mode</c>): Embedded (default) co-hosts a silo
-    /// through the one registration call into Grains; Client joins the silos listed in
+    /// through the one registration call into Grains; Client joins the cluster found through Redis
+    /// (<c>Tprcs:Cluster:RedisConnectionString</c>) or, without it, the silos listed in
     /// <c>Tprcs:Cluster:GatewayPorts</c> on localhost.
     /// </summary>
     public static WebApplicationBuilder AddTprcsOrleans(this WebApplicationBuilder builder)
@@ -32,10 +33,21 @@ public static class TprcsGatewayExtensions
         else
         {
             var cluster = config.GetSection("Tprcs:Cluster");
-            var ports = cluster.GetSection("GatewayPorts").Get<int[]>() is { Length: > 0 } p ? p : [30000, 30001, 30002];
+            var serviceId = cluster.GetValue("ServiceId", "tprcs")!;
+            var clusterId = cluster.GetValue("ClusterId", "tprcs-local")!;
             builder.UseOrleansClient(client =>
             {
-                client.UseLocalhostClustering(ports, cluster.GetValue("ServiceId", "tprcs")!, cluster.GetValue("ClusterId", "tprcs-local")!);
+                if (cluster["RedisConnectionString"] is { Length: > 0 } redis)
+                {
+                    client.Configure<Orleans.Configuration.ClusterOptions>(o => (o.ServiceId, o.ClusterId) = (serviceId, clusterId));
+                    client.UseRedisClustering(redis);
+                }
+                else
+                {
+                    var ports = cluster.GetSection("GatewayPorts").Get<int[]>() is { Length: > 0 } p ? p : [30000, 30001, 30002];
+                    client.UseLocalhostClustering(ports, serviceId, clusterId);
+                }
+
                 client.AddMemoryStreams(Keys.StreamProvider);
             });
         }

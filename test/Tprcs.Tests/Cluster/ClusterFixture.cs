@@ -26,7 +26,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             ["Tprcs:Feeds:FlushInterval"] = "00:00:00.020",
         }).Build();
         var builder = new InProcessTestClusterBuilder(silos);
-        builder.ConfigureSilo((_, silo) => silo.AddTprcsSilo(config));
+        builder.ConfigureSilo((_, silo) => silo.AddTprcsSilo(config).AddMemoryGrainStorage("PubSubStore"));
         builder.ConfigureClient(client => client.AddMemoryStreams(Keys.StreamProvider));
         return builder.Build();
     }

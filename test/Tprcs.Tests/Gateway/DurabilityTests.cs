@@ -123,7 +123,14 @@ public class DurabilityTests
         await enough.Task.WaitAsync(TimeSpan.FromSeconds(60));
         process.Kill();
         await stop.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ingest).WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            // Either every remaining request already failed against the dead process, or they are cancelled now.
+            await ingest.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (OperationCanceledException)
+        {
+        }
 
         process = await GatewayProcess.StartAsync(dir, port, http);
         try

@@ -34,22 +34,30 @@ public class FeedSocketTests(GatewayFixture fixture)
 
         await SubmitAsync(unit, apc: 23);
 
-        var delta = await client.NextOfTypeAsync("delta", ward);
-        wardDoc.Apply(delta);
-        Assert.Equal("counted", (string?)wardDoc.Row(unit)["status"]);
-        Assert.Equal(before + 23 + 80, (long)wardDoc.Row(unit)["tally"]!["votes"]!.AsArray().Sum(v => (long)v!));
-
-        // The same sheet reaches the national feed through ward, LGA and state.
+        // Feeds are separate streams: the ward's and the nation's updates may arrive in either
+        // order, so both are followed in one loop. The server may also send a fresh snapshot at
+        // any time (after a resync); deltas then follow it.
+        var docs = new Dictionary<string, FeedDoc> { [ward] = wardDoc, [root] = rootDoc };
+        bool WardCounted() => (string?)docs[ward].Row(unit)["status"] == "counted";
+        bool RootCounted() => docs[root].Row(unit[..5])["tally"]!["units"]!["counted"]!.GetValue<int>() >= 1;
         await client.NextAsync(m =>
         {
-            if ((string?)m["type"] != "delta" || (string?)m["feed"] != root)
+            if ((string?)m["feed"] is { } feed && docs.ContainsKey(feed))
             {
-                return false;
+                if ((string?)m["type"] == "snapshot")
+                {
+                    docs[feed] = new FeedDoc(m);
+                }
+                else if ((string?)m["type"] == "delta")
+                {
+                    docs[feed].Apply(m);
+                }
             }
 
-            rootDoc.Apply(m);
-            return (long)rootDoc.Totals["units"]!["counted"]! >= 1 && rootDoc.Row(unit[..5])["tally"]!["units"]!["counted"]!.GetValue<int>() >= 1;
-        }, "the national feed counting the unit");
+            return WardCounted() && RootCounted();
+        }, "the ward and the national feed both counting the unit");
+
+        Assert.Equal(before + 23 + 80, (long)docs[ward].Row(unit)["tally"]!["votes"]!.AsArray().Sum(v => (long)v!));
     }
 
     [Fact]
