@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Tprcs.Contracts;
+using Tprcs.Grains.Elections;
+
+namespace Tprcs.Load;
+
+/// <summary>The election under load: its root feed, the feeds one level down, and valid sheets spread over them.</summary>
+public sealed class ElectionPlan
+{
+    private readonly Queue<AreaRef>[] _unitsByChild;
+    private readonly Random _random = new(42);
+    private int _next;
+    private int _submitted;
+
+    private ElectionPlan(Election election, string sample)
+    {
+        Election = election;
+        Sample = sample;
+        Children = [.. election.ChildrenOf(election.Root.Code)];
+        _unitsByChild = Children.Select(c => new Queue<AreaRef>(Units(election, c).OrderBy(_ => _random.Next()))).ToArray();
+    }
+
+    public Election Election { get; }
+    public string Sample { get; }
+    public string Id => Election.Id;
+    public string RootFeed => $"{Election.Id}/{Election.Root.Code}";
+    public AreaRef[] Children { get; }
+    public string ChildFeed(int i) => $"{Election.Id}/{Children[i % Children.Length].Code}";
+
+    /// <summary>"ng-2027-pres" or "nigeria": the Nigeria-scale election (root NG, 37 states); "edo-2024-gov" or "edo": Edo (root ED, 18 LGAs).</summary>
+    public static ElectionPlan Create(string name)
+    {
+        var sample = name switch
+        {
+            "ng-2027-pres" or "nigeria" => ElectionGenerator.NigeriaShape,
+            "edo-2024-gov" or "edo" => ElectionGenerator.EdoShape,
+            _ => throw new ArgumentException($"Unknown election '{name}': ng-2027-pres or edo-2024-gov."),
+        };
+        var definition = sample == ElectionGenerator.NigeriaShape ? ElectionGenerator.Nigeria() : ElectionGenerator.Edo();
+        return new ElectionPlan(ElectionLoader.Load(definition), sample);
+    }
+
+    private static IEnumerable<AreaRef> Units(Election election, AreaRef from)
+    {
+        var stack = new Stack<AreaRef>([from]);
+        while (stack.TryPop(out var area))
+        {
+            if (area.IsPollingUnit)
+            {
+                yield return area;
+                continue;
+            }
+
+            foreach (var child in election.ChildrenOf(area.Code))
+            {
+                stack.Push(child);
+            }
+        }
+    }
+
+    /// <summary>The next sheet: round-robin over the root's children, so that every child feed moves. Null when all units are used.</summary>
+    public byte[]? NextSheet(string runId)
+    {
+        for (var tries = 0; tries < Children.Length; tries++)
+        {
+            var q = _unitsByChild[_next++ % Children.Length];
+            if (q.TryDequeue(out var unit))
+            {
+                return Body(unit, $"load-{runId}-{Interlocked.Increment(ref _submitted)}");
+            }
+        }
+
+        return null;
+    }
+
+    private byte[] Body(AreaRef unit, string submissionId)
+    {
+        var register = (int)unit.RegisteredVoters;
+        var accredited = _random.Next(register / 3, register + 1);
+        var rejected = Math.Min(accredited, _random.Next(0, 10));
+        var valid = accredited - rejected;
+        using var stream = new MemoryStream(512);
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteString("submissionId", submissionId);
+            json.WriteString("pollingUnit", unit.Code);
+            json.WriteNumber("accreditedVoters", accredited);
+            json.WriteNumber("rejected", rejected);
+            json.WriteStartObject("votes");
+            var left = valid;
+            var parties = Election.Parties;
+            for (var p = 0; p < parties.Count; p++)
+            {
+                var share = p == parties.Count - 1 ? left : (p < 4 ? _random.Next(0, left + 1) : _random.Next(0, Math.Min(left, 5) + 1));
+                left -= share;
+                json.WriteNumber(parties[p].Code, share);
+            }
+
+            json.WriteEndObject();
+            json.WriteNumber("totalValid", valid);
+            json.WriteNumber("totalCast", valid + rejected);
+            json.WriteEndObject();
+        }
+
+        return stream.ToArray();
+    }
+}
+
+/// <summary>Submits sheets through POST /api/v1/elections/{id}/submissions at a steady rate.</summary>
+public sealed class IngestDriver(ElectionPlan plan, Uri gateway, string token) : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 32, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+    {
+        BaseAddress = gateway,
+        Timeout = TimeSpan.FromSeconds(30),
+        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) },
+    };
+
+    private readonly string _runId = Guid.NewGuid().ToString("N")[..6];
+    private int _stored;
+    private int _failed;
+
+    public int Stored => _stored;
+    public int Failed => _failed;
+
+    /// <summary>Submits <paramref name="rate"/> sheets a second until <paramref name="duration"/> has passed or <paramref name="stop"/> fires.</summary>
+    public async Task RunAsync(double rate, TimeSpan duration, CancellationToken stop)
+    {
+        var path = $"/api/v1/elections/{plan.Id}/submissions";
+        var clock = Stopwatch.StartNew();
+        var inFlight = new List<Task>();
+        long sent = 0;
+        while (clock.Elapsed < duration && !stop.IsCancellationRequested)
+        {
+            var due = (long)(clock.Elapsed.TotalSeconds * rate);
+            while (sent < due)
+            {
+                var body = plan.NextSheet(_runId);
+                if (body is null)
+                {
+                    return;
+                }
+
+                sent++;
+                inFlight.Add(PostAsync(path, body));
+            }
+
+            inFlight.RemoveAll(t => t.IsCompleted);
+            if (inFlight.Count > 512)
+            {
+                await Task.WhenAny(inFlight);
+            }
+
+            await Task.Delay(10, CancellationToken.None);
+        }
+
+        await Task.WhenAll(inFlight);
+    }
+
+    public async Task SubmitAsync(int count)
+    {
+        var path = $"/api/v1/elections/{plan.Id}/submissions";
+        var tasks = new List<Task>();
+        for (var i = 0; i < count && plan.NextSheet(_runId) is { } body; i++)
+        {
+            tasks.Add(PostAsync(path, body));
+        }
+
+        await Task.WhenAll(tasks);
+    }
+
+    private async Task PostAsync(string path, byte[] body)
+    {
+        try
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await _http.PostAsync(path, content);
+            if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK)
+            {
+                Interlocked.Increment(ref _stored);
+            }
+            else
+            {
+                if (Interlocked.Increment(ref _failed) <= 3)
+                {
+                    Console.Error.WriteLine($"\n  submission refused: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            Interlocked.Increment(ref _failed);
+        }
+    }
+
+    /// <summary>The area's current version from GET /api/v1/elections/{id}/areas/{code}.</summary>
+    public static async Task<long> AreaVersionAsync(HttpClient http, string electionId, string code)
+    {
+        using var response = await http.GetAsync($"/api/v1/elections/{electionId}/areas/{code}");
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
+        return doc.RootElement.GetProperty("version").GetInt64();
+    }
+
+    public void Dispose() => _http.Dispose();
+}

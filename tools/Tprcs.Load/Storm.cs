@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Tprcs.Client;
+
+namespace Tprcs.Load;
+
+public sealed record StormResult(
+    string Mode,
+    int Clients,
+    int LiveBefore,
+    int Resynced,
+    double AllResyncedSeconds,
+    double P50Seconds,
+    double P99Seconds,
+    int PeakAttemptsPer100Ms,
+    double PeakAtSeconds,
+    int Attempts,
+    int Refused503,
+    int OtherFailures,
+    string LoadAverage);
+
+/// <summary>
+/// The reconnect storm: N SDK clients (src/Client: its real backoff, first-retry window and
+/// gateway rotation) live on gateway 1 of a 3-node cluster; gateway 1 is SIGKILLed; how long until
+/// every client shows the current state again from the other nodes, and how hard the herd hits them.
+/// </summary>
+public static class Storm
+{
+    /// <summary>"Jitter off": every draw is the top of its range, so the delay is exactly the ceiling (base·2ⁿ).</summary>
+    private sealed class NoJitter : Random
+    {
+        public override double NextDouble() => 1.0;
+    }
+
+    private sealed class Watched
+    {
+        public required TprcsClient Client;
+        public required FeedStore[] Stores;
+        public long[] LastChange = [];
+    }
+
+    public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
+    {
+        var mode = jitter ? "jitter on (SDK defaults)" : "jitter off (draws = ceiling; server window 0)";
+        Console.WriteLine($"Storm, {mode}: starting {silos} silo(s) and 3 gateway nodes...");
+        // Gateway 1 admits quickly so that the setup does not take minutes; gateways 2 and 3 keep the
+        // defaults (500 upgrades/s, 2,000 subscriptions/s), which is what the storm meets.
+        string[] first = ["--Tprcs:Feeds:Gateway:AdmissionPerSecond=5000", "--Tprcs:Feeds:Gateway:AdmissionBurst=5000", "--Tprcs:Feeds:Gateway:SubscriptionsPerSecond=20000"];
+        if (!jitter)
+        {
+            // The SDK has no switch to ignore the server's first-retry window: the node announces 0 instead.
+            first = [.. first, "--Tprcs:Feeds:Gateway:MaxRetryWindow=00:00:00"];
+        }
+
+        await using var cluster = await Cluster.StartAsync(plan.Sample, silos, [first, [], []], token);
+        var urls = cluster.Gateways.Select(g => new Uri(g.Url, "/ws")).ToArray();
+        var clock = Stopwatch.StartNew();
+        var attempts = new ConcurrentQueue<long>();
+        var refused = 0;
+        var otherFailures = 0;
+        var watched = new Watched[n];
+        Console.WriteLine($"  connecting {n:N0} SDK clients to gateway 1 ({urls[0]})...");
+        for (var i = 0; i < n; i++)
+        {
+            var options = new TprcsClientOptions
+            {
+                // Gateway 1 first, the others after (alternating their order, as clients configured by different people would).
+                Gateways = i % 2 == 0 ? [urls[0], urls[1], urls[2]] : [urls[0], urls[2], urls[1]],
+                ConfigureWebSocket = _ => attempts.Enqueue(clock.ElapsedTicks),
+                Random = jitter ? null : new NoJitter(),
+                Log = line =>
+                {
+                    if (line.StartsWith("connect to", StringComparison.Ordinal))
+                    {
+                        if (line.Contains("HTTP 503", StringComparison.Ordinal))
+                        {
+                            Interlocked.Increment(ref refused);
+                        }
+                        else
+                        {
+                            Interlocked.Increment(ref otherFailures);
+                        }
+                    }
+                },
+            };
+            var client = new TprcsClient(options);
+            var w = new Watched { Client = client, Stores = [client.Watch(plan.RootFeed), client.Watch(plan.ChildFeed(i))] };
+            w.LastChange = new long[w.Stores.Length];
+            for (var s = 0; s < w.Stores.Length; s++)
+            {
+                var index = s;
+                w.Stores[s].Changed += (_, _) => Volatile.Write(ref w.LastChange[index], clock.ElapsedTicks);
+            }
+
+            watched[i] = w;
+            if (i % 500 == 499)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        bool IsLive(Watched w) => w.Client.Status.State == ConnectionState.Live && w.Stores.All(s => s.Current.Status == FeedStatus.Live);
+        var deadline = DateTime.UtcNow.AddSeconds(240);
+        while (watched.Count(IsLive) < n && DateTime.UtcNow < deadline)
+        {
+            Console.Write($"\r  live {watched.Count(IsLive),6:N0} / {n:N0}   {clock.Elapsed.TotalSeconds,4:N0} s   ");
+            await Task.Delay(1000);
+        }
+
+        var liveBefore = watched.Count(IsLive);
+        var onFirst = watched.Count(w => w.Client.Status.Gateway?.Port == urls[0].Port);
+        Console.WriteLine($"\r  live {liveBefore:N0} / {n:N0} ({onFirst:N0} on gateway 1) after {clock.Elapsed.TotalSeconds:N0} s; gateway 1 RSS {cluster.Gateways[0].Process.RssBytes >> 20} MiB");
+        using var http = new HttpClient { BaseAddress = cluster.Gateways[1].Url, Timeout = TimeSpan.FromSeconds(30) };
+        using var ingest = new IngestDriver(plan, cluster.Gateways[1].Url, token);
+
+        // Kill gateway 1 while the count moves on: the clients must catch up with what they missed.
+        while (attempts.TryDequeue(out _))
+        {
+        }
+
+        var killedAt = clock.ElapsedTicks;
+        cluster.Gateways[0].Process.KillHard();
+        Console.WriteLine("  gateway 1 SIGKILLed; submitting sheets through gateway 2 meanwhile");
+        await ingest.SubmitAsync(Math.Max(40, plan.Children.Length * 2));
+        var targets = await StableTargetsAsync(http, plan);
+        Console.WriteLine($"  target versions: {plan.RootFeed} v{targets[0]} (the areas' own documents via {cluster.Gateways[1].Url})");
+
+        bool Resynced(Watched w, int i) =>
+            w.Client.Status.State == ConnectionState.Live
+            && w.Stores[0].Current is { Status: FeedStatus.Live } root && root.Version == targets[0]
+            && w.Stores[1].Current is { Status: FeedStatus.Live } child && child.Version == targets[1 + (i % plan.Children.Length)];
+        var stormDeadline = clock.ElapsedTicks + (Stopwatch.Frequency * 120);
+        int done;
+        while ((done = watched.Where(Resynced).Count()) < liveBefore && clock.ElapsedTicks < stormDeadline)
+        {
+            Console.Write($"\r  resynced {done,6:N0} / {liveBefore:N0}   {(clock.ElapsedTicks - killedAt) / (double)Stopwatch.Frequency,5:N1} s after the kill   attempts {attempts.Count,6:N0}   ");
+            await Task.Delay(100);
+        }
+
+        var load = Fanout.LoadAverage();
+        var times = watched.Where(Resynced).Select(w => (w.LastChange.Max() - killedAt) / (double)Stopwatch.Frequency).Order().ToList();
+        var buckets = new Dictionary<long, int>();
+        foreach (var t in attempts)
+        {
+            var b = (t - killedAt) * 10 / Stopwatch.Frequency;
+            buckets[b] = buckets.GetValueOrDefault(b) + 1;
+        }
+
+        var peak = buckets.Count == 0 ? default : buckets.MaxBy(kv => kv.Value);
+        Console.WriteLine();
+        var result = new StormResult(mode, n, liveBefore, times.Count,
+            times.Count == 0 ? double.NaN : times[^1],
+            times.Count == 0 ? double.NaN : times[times.Count / 2],
+            times.Count == 0 ? double.NaN : times[Math.Min(times.Count - 1, (int)(times.Count * 0.99))],
+            peak.Value, peak.Key / 10.0, attempts.Count, refused, otherFailures, load);
+
+        // Stop the servers first, then the clients (their closes are then immediate).
+        await cluster.DisposeAsync();
+        await Parallel.ForEachAsync(watched, new ParallelOptions { MaxDegreeOfParallelism = 512 }, async (w, _) => await w.Client.DisposeAsync());
+        return result;
+    }
+
+    /// <summary>The root's and its children's versions once the root has stopped moving (areas flush a few times a second up the tree).</summary>
+    private static async Task<long[]> StableTargetsAsync(HttpClient http, ElectionPlan plan)
+    {
+        var last = -1L;
+        var stableSince = Stopwatch.StartNew();
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            var v = await IngestDriver.AreaVersionAsync(http, plan.Id, plan.Election.Root.Code);
+            if (v != last)
+            {
+                last = v;
+                stableSince.Restart();
+            }
+            else if (stableSince.Elapsed > TimeSpan.FromSeconds(2))
+            {
+                break;
+            }
+
+            await Task.Delay(250);
+        }
+
+        var children = await Task.WhenAll(plan.Children.Select(c => IngestDriver.AreaVersionAsync(http, plan.Id, c.Code)));
+        return [last, .. children];
+    }
+
+    public static void Print(IReadOnlyList<StormResult> results)
+    {
+        Console.WriteLine();
+        Console.WriteLine("| mode | clients | live before | resynced | all resynced after | p50 / p99 | peak attempts per 100 ms (at) | attempts | 503 | other failed | load avg |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in results)
+        {
+            Console.WriteLine($"| {r.Mode} | {r.Clients:N0} | {r.LiveBefore:N0} | {r.Resynced:N0} | {r.AllResyncedSeconds:N1} s | {r.P50Seconds:N1} / {r.P99Seconds:N1} s | {r.PeakAttemptsPer100Ms:N0} (+{r.PeakAtSeconds:N1} s) | {r.Attempts:N0} | {r.Refused503:N0} | {r.OtherFailures:N0} | {r.LoadAverage} |");
+        }
+    }
+}

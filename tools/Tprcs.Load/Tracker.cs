@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+
+namespace Tprcs.Load;
+
+/// <summary>
+/// Per update (feed, seq): when the area published it (the delta's <c>updatedAt</c>, set by the area
+/// grain; same machine clock), how many clients received it and when the last one did. Also counts
+/// deliveries and keeps the first copy of each update for the SignalR replay.
+/// </summary>
+public sealed class UpdateTracker
+{
+    private sealed class Update(long updatedAtUs)
+    {
+        public readonly long UpdatedAtUs = updatedAtUs;
+        public long LastUs;
+        public int Count;
+    }
+
+    private readonly ConcurrentDictionary<long, Update> _updates = new();
+    private readonly ConcurrentDictionary<string, int> _feedIndex = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<RecordedUpdate> _recording = new();
+    private long _deliveries;
+    private long _fromUs = long.MaxValue;
+    private long _toUs = long.MaxValue;
+
+    public static long NowUs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
+
+    public bool Record { get; set; }
+
+    public int FeedIndex(string feed) => _feedIndex.GetOrAdd(feed, _ => _feedIndex.Count);
+
+    /// <summary>Only updates published from now on count (clients connected and idle before).</summary>
+    public void StartMeasuring()
+    {
+        _fromUs = NowUs();
+        Interlocked.Exchange(ref _deliveries, 0);
+        _updates.Clear();
+        Volatile.Write(ref _toUs, long.MaxValue);
+    }
+
+    /// <summary>Updates published from now on do not count; those published before still do when they arrive.</summary>
+    public void StopMeasuring() => Volatile.Write(ref _toUs, NowUs());
+
+    /// <summary>The measured publication window in seconds (start to stop).</summary>
+    public double WindowSeconds => (Volatile.Read(ref _toUs) - Volatile.Read(ref _fromUs)) / 1e6;
+
+    public long Deliveries => Interlocked.Read(ref _deliveries);
+
+    public IReadOnlyCollection<RecordedUpdate> Recording => _recording;
+
+    /// <summary>One client received one delta.</summary>
+    public void Delivered(int feedIndex, string feed, long seq, long updatedAtUs, ReadOnlySpan<byte> payload)
+    {
+        if (updatedAtUs < Volatile.Read(ref _fromUs) || updatedAtUs > Volatile.Read(ref _toUs))
+        {
+            return;
+        }
+
+        var now = NowUs();
+        Interlocked.Increment(ref _deliveries);
+        var key = ((long)feedIndex << 40) | seq;
+        if (!_updates.TryGetValue(key, out var u))
+        {
+            var fresh = new Update(updatedAtUs);
+            u = _updates.GetOrAdd(key, fresh);
+            if (ReferenceEquals(u, fresh) && Record)
+            {
+                _recording.Enqueue(new RecordedUpdate(updatedAtUs, feed, seq, payload.ToArray()));
+            }
+        }
+
+        Interlocked.Increment(ref u.Count);
+        long last;
+        while ((last = Volatile.Read(ref u.LastUs)) < now && Interlocked.CompareExchange(ref u.LastUs, now, last) != last)
+        {
+        }
+    }
+
+    /// <summary>Latency from publication to the last receiving client, over updates every expected watcher received.</summary>
+    public LatencySummary Summarize(Func<int, int> expectedReceivers)
+    {
+        var complete = new List<double>();
+        var incomplete = 0;
+        foreach (var (key, u) in _updates)
+        {
+            var feed = (int)(key >> 40);
+            if (u.Count >= expectedReceivers(feed))
+            {
+                complete.Add((u.LastUs - u.UpdatedAtUs) / 1000.0);
+            }
+            else
+            {
+                incomplete++;
+            }
+        }
+
+        complete.Sort();
+        double At(double q) => complete.Count == 0 ? double.NaN : complete[Math.Min(complete.Count - 1, (int)(complete.Count * q))];
+        return new LatencySummary(complete.Count, incomplete, At(0.5), At(0.99), complete.Count == 0 ? double.NaN : complete[^1]);
+    }
+}
+
+public sealed record RecordedUpdate(long UpdatedAtUs, string Feed, long Seq, byte[] Payload);
+
+public sealed record LatencySummary(int Updates, int Incomplete, double P50Ms, double P99Ms, double MaxMs);
