@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs every TPRCS test, with all set-up, on a fresh machine of this kind (Debian, .NET SDK 10):
-# installs Chromium and PostgreSQL when missing, builds, runs all test projects, and ends
+# installs Chromium, PostgreSQL and Redis when missing, builds, runs all test projects, and ends
 # with one line "N passed, N failed". Exit status: 0 only when everything built and passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Chromium drives the browser tests; PostgreSQL's binaries let the storage tests start a
-# throwaway server of their own (they need no running service).
+# Chromium drives the browser tests; the PostgreSQL and Redis binaries let the storage tests
+# start throwaway servers of their own on loopback (no running service is needed).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} for the tests..."
   SUDO=""
