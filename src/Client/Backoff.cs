@@ -115,7 +115,8 @@ public sealed class Backoff
 
     /// <summary>
     /// The wait before the next attempt, which it counts: the first-retry window draw right after a
-    /// lost connection, else the full-jitter draw of the current attempt; a longer hint wins.
+    /// lost connection, else the full-jitter draw of the current attempt; a longer hint wins, and
+    /// is itself spread over [hint, 2 x hint] (at most <see cref="MaxHint"/>).
     /// </summary>
     public TimeSpan NextDelay()
     {
@@ -131,7 +132,10 @@ public sealed class Backoff
 
         if (_hint is { } hint && hint > delay)
         {
-            delay = hint;
+            // Clients refused together get the same hint; each waits a uniform time in
+            // [hint, 2 x hint] so that they do not all come back in the same instant.
+            delay = hint + Draw(hint);
+            delay = delay > MaxHint ? MaxHint : delay;
         }
 
         _hint = null;

@@ -39,12 +39,19 @@ internal sealed class GatewayList
         }
     }
 
-    /// <summary>The next URL in turn.</summary>
+    /// <summary>
+    /// Another URL, chosen at random among the others: when a node dies, its clients spread over
+    /// the surviving nodes instead of all moving to the one listed next.
+    /// </summary>
     public Uri Advance()
     {
         lock (_gate)
         {
-            _index = (_index + 1) % _urls.Count;
+            if (_urls.Count > 1)
+            {
+                _index = (_index + 1 + Random.Shared.Next(_urls.Count - 1)) % _urls.Count;
+            }
+
             return _urls[_index];
         }
     }

@@ -130,8 +130,9 @@ public class BackoffTests
     public void A_server_hint_longer_than_the_draw_wins_and_a_shorter_one_does_not()
     {
         var half = new Backoff(Base, Cap, Stable, () => 0.5, new FakeTimeProvider());
+        // A hint that wins is spread over [hint, 2 x hint]: with a draw of 0.5, 1.5 x hint.
         half.Hint(TimeSpan.FromSeconds(4));
-        Assert.Equal(TimeSpan.FromSeconds(4), half.NextDelay());
+        Assert.Equal(TimeSpan.FromSeconds(6), half.NextDelay());
 
         // Consumed: the next draw is the plain one (attempt 1: half of 200 ms).
         Assert.Equal(TimeSpan.FromMilliseconds(100), half.NextDelay());
@@ -143,7 +144,7 @@ public class BackoffTests
         // Several hints: the longest; an absurd one is cut to MaxHint.
         half.Hint(TimeSpan.FromSeconds(2));
         half.Hint(TimeSpan.FromSeconds(1));
-        Assert.Equal(TimeSpan.FromSeconds(2), half.NextDelay());
+        Assert.Equal(TimeSpan.FromSeconds(3), half.NextDelay());
         half.Hint(TimeSpan.FromDays(3));
         Assert.Equal(half.MaxHint, half.NextDelay());
 
@@ -151,6 +152,6 @@ public class BackoffTests
         half.Connected();
         half.ConnectionLost(TimeSpan.FromSeconds(10));
         half.Hint(TimeSpan.FromSeconds(8));
-        Assert.Equal(TimeSpan.FromSeconds(8), half.NextDelay());
+        Assert.Equal(TimeSpan.FromSeconds(12), half.NextDelay());
     }
 }

@@ -17,6 +17,7 @@ public sealed class FeedConnection
     private readonly Dictionary<string, Tracked> _feeds = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _signal = new(0);
     private long _queuedBytes;
+    private long _inFlightBytes;
     private int _overflows;
 
     private sealed class Tracked(Feed feed, string? epoch, long seq)
@@ -37,14 +38,14 @@ public sealed class FeedConnection
         _abort = abort;
     }
 
-    /// <summary>Bytes waiting to be written (for tests and metrics).</summary>
+    /// <summary>Bytes queued or being written (for tests and metrics); never above the queue bound.</summary>
     public long QueuedBytes
     {
         get
         {
             lock (_gate)
             {
-                return _queuedBytes;
+                return _queuedBytes + _inFlightBytes;
             }
         }
     }
@@ -106,7 +107,7 @@ public sealed class FeedConnection
                 return;
             }
 
-            if (_queuedBytes + message.Bytes.Length > _options.SendQueueBytes && message.Kind != OutKind.Control)
+            if (_queuedBytes + _inFlightBytes + message.Bytes.Length > _options.SendQueueBytes && message.Kind != OutKind.Control)
             {
                 Overflow();
                 return;
@@ -142,6 +143,7 @@ public sealed class FeedConnection
         var kept = _queue.Where(m => m.Kind == OutKind.Control).ToList();
         _queue.Clear();
         _queuedBytes = 0;
+        // Bytes being written stay counted (_inFlightBytes) until the writer is done with them.
         foreach (var m in kept)
         {
             _queue.Enqueue(m);
@@ -171,27 +173,26 @@ public sealed class FeedConnection
                     break;
                 }
 
+                // One lock for the whole batch: take it, and decide in order what to send.
                 while (_queue.TryDequeue(out var m))
                 {
-                    batch.Add(m);
+                    _queuedBytes -= m.Bytes.Length;
+                    _inFlightBytes += m.Bytes.Length;
+                    if (ShouldSendLocked(m))
+                    {
+                        batch.Add(m);
+                    }
                 }
             }
 
             foreach (var message in batch)
             {
-                if (ShouldSend(message))
-                {
-                    await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, true, cancellationToken);
-                }
-
-                lock (_gate)
-                {
-                    _queuedBytes -= message.Bytes.Length;
-                }
+                await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, true, cancellationToken);
             }
 
             lock (_gate)
             {
+                _inFlightBytes = 0;
                 foreach (var t in _feeds.Values)
                 {
                     if (t.NeedsSnapshot)
@@ -210,7 +211,13 @@ public sealed class FeedConnection
             foreach (var feed in snapshots)
             {
                 var snapshot = feed.CurrentSnapshot();
-                if (ShouldSend(snapshot))
+                bool send;
+                lock (_gate)
+                {
+                    send = ShouldSendLocked(snapshot);
+                }
+
+                if (send)
                 {
                     await _socket.SendAsync(snapshot.Bytes, WebSocketMessageType.Text, true, cancellationToken);
                 }
@@ -223,49 +230,45 @@ public sealed class FeedConnection
         }
     }
 
-    /// <summary>Keeps each feed continuous: drops stale or duplicate deltas, turns a gap into a snapshot.</summary>
-    private bool ShouldSend(OutMessage m)
+    /// <summary>Keeps each feed continuous: drops stale or duplicate deltas, turns a gap into a snapshot. Called under _gate.</summary>
+    private bool ShouldSendLocked(OutMessage m)
     {
         if (m.Kind == OutKind.Control)
         {
             return true;
         }
 
-        lock (_gate)
+        if (!_feeds.TryGetValue(m.Feed!, out var t))
         {
-            if (!_feeds.TryGetValue(m.Feed!, out var t))
-            {
-                return false;
-            }
-
-            if (m.Kind == OutKind.Snapshot)
-            {
-                if (t.Epoch == m.Epoch && m.Seq <= t.Seq && !t.NeedsSnapshot)
-                {
-                    return false;
-                }
-
-                t.Epoch = m.Epoch;
-                t.Seq = m.Seq;
-                t.NeedsSnapshot = false;
-                return true;
-            }
-
-            if (t.NeedsSnapshot || (t.Epoch == m.Epoch && m.Seq <= t.Seq))
-            {
-                return false;
-            }
-
-            if (t.Epoch == m.Epoch && m.Seq == t.Seq + 1)
-            {
-                t.Seq = m.Seq;
-                return true;
-            }
-
-            t.NeedsSnapshot = true;
-            _signal.Release();
             return false;
         }
+
+        if (m.Kind == OutKind.Snapshot)
+        {
+            if (t.Epoch == m.Epoch && m.Seq <= t.Seq && !t.NeedsSnapshot)
+            {
+                return false;
+            }
+
+            t.Epoch = m.Epoch;
+            t.Seq = m.Seq;
+            t.NeedsSnapshot = false;
+            return true;
+        }
+
+        if (t.NeedsSnapshot || (t.Epoch == m.Epoch && m.Seq <= t.Seq))
+        {
+            return false;
+        }
+
+        if (t.Epoch == m.Epoch && m.Seq == t.Seq + 1)
+        {
+            t.Seq = m.Seq;
+            return true;
+        }
+
+        t.NeedsSnapshot = true;
+        return false;
     }
 }
 

@@ -39,13 +39,13 @@ public sealed class FeedGatewayOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan IdleFeedLifetime { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>WebSocket upgrades this node admits per second (token bucket); beyond it, 503 with Retry-After. Default: 500.</summary>
+    /// <summary>WebSocket upgrades this node admits per second (token bucket); beyond it, 503 with Retry-After. Default: 1,000.</summary>
     [Range(1, 1_000_000)]
-    public double AdmissionPerSecond { get; set; } = 500;
+    public double AdmissionPerSecond { get; set; } = 1_000;
 
-    /// <summary>Upgrades admitted at once after a quiet period (the bucket's size). Default: 500.</summary>
+    /// <summary>Upgrades admitted at once after a quiet period (the bucket's size). Default: 1,000.</summary>
     [Range(1, 1_000_000)]
-    public double AdmissionBurst { get; set; } = 500;
+    public double AdmissionBurst { get; set; } = 1_000;
 
     /// <summary>Subscriptions this node admits per second; beyond it, error "overloaded" with retryAfterMs. Default: 2,000.</summary>
     [Range(1, 10_000_000)]

@@ -78,7 +78,6 @@ public sealed partial class FeedSocketHandler(
             FeedJsonContext.Default.HelloMessage));
 
         var writer = connection.RunWriterAsync(close.Token);
-        var heartbeat = HeartbeatAsync(connection, close.Token);
         try
         {
             await ReceiveAsync(socket, connection, close.Token);
@@ -96,7 +95,7 @@ public sealed partial class FeedSocketHandler(
             }
 
             await close.CancelAsync();
-            await Task.WhenAll(Quietly(writer), Quietly(heartbeat));
+            await Quietly(writer);
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await Quietly(socket.CloseOutputAsync(
@@ -118,36 +117,38 @@ public sealed partial class FeedSocketHandler(
         }
     }
 
-    private async Task HeartbeatAsync(FeedConnection connection, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var jitter = 0.8 + (Random.Shared.NextDouble() * 0.4);
-            await Task.Delay(_settings.HeartbeatInterval * jitter, time, cancellationToken);
-            connection.Enqueue(OutMessage.Control(new HeartbeatMessage("heartbeat", time.GetUtcNow().ToUnixTimeMilliseconds(), node.RetryWindowMs),
-                FeedJsonContext.Default.HeartbeatMessage));
-        }
-    }
-
+    /// <summary>
+    /// Client messages are small (a subscribe is about 100 bytes), so an idle connection waits with
+    /// a small buffer of its own and borrows a large one only for a message that does not fit.
+    /// </summary>
     private async Task ReceiveAsync(WebSocket socket, FeedConnection connection, CancellationToken cancellationToken)
     {
         var max = _settings.MaxClientMessageBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(max);
-        try
+        var small = new byte[Math.Min(SmallReceiveBuffer, max)];
+        while (true)
         {
-            while (true)
+            var buffer = small;
+            byte[]? rented = null;
+            try
             {
                 var length = 0;
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    if (length == max)
+                    if (length == buffer.Length)
                     {
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {max} bytes", cancellationToken);
-                        return;
+                        if (buffer.Length >= max)
+                        {
+                            await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {max} bytes", cancellationToken);
+                            return;
+                        }
+
+                        rented = ArrayPool<byte>.Shared.Rent(max);
+                        buffer.AsSpan(0, length).CopyTo(rented);
+                        buffer = rented;
                     }
 
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length, max - length), cancellationToken);
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, max) - length), cancellationToken);
                     length += result.Count;
                 }
                 while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
@@ -170,12 +171,17 @@ public sealed partial class FeedSocketHandler(
 
                 await HandleAsync(message, connection);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
         }
     }
+
+    private const int SmallReceiveBuffer = 256;
 
     private async Task HandleAsync(ClientMessage? message, FeedConnection connection)
     {

@@ -13,6 +13,7 @@ namespace Tprcs.Gateway.Feeds;
 public sealed partial class GatewayNodeState
 {
     private readonly ConcurrentDictionary<FeedConnection, CancellationTokenSource> _connections = new();
+    private readonly ConcurrentDictionary<FeedConnection, long> _nextHeartbeat = new();
     private readonly FeedGatewayOptions _options;
     private readonly IServer _server;
     private readonly TimeProvider _time;
@@ -64,11 +65,46 @@ public sealed partial class GatewayNodeState
         }
     }
 
-    public void Add(FeedConnection connection, CancellationTokenSource close) => _connections[connection] = close;
+    public void Add(FeedConnection connection, CancellationTokenSource close)
+    {
+        _connections[connection] = close;
+        _nextHeartbeat[connection] = NextHeartbeatAt();
+    }
+
+    /// <summary>
+    /// Heartbeats for every connection from one loop (no timer per connection): each connection is
+    /// due at its own jittered time, heartbeat interval ±20%, so they never go out in step.
+    /// </summary>
+    public async Task RunHeartbeatsAsync(CancellationToken cancellationToken)
+    {
+        var tick = _options.HeartbeatInterval / 10;
+        using var timer = new PeriodicTimer(tick < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : tick, _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken))
+        {
+            var now = _time.GetTimestamp();
+            OutMessage? message = null;
+            foreach (var (connection, due) in _nextHeartbeat)
+            {
+                if (due > now)
+                {
+                    continue;
+                }
+
+                message ??= OutMessage.Control(new HeartbeatMessage("heartbeat", _time.GetUtcNow().ToUnixTimeMilliseconds(), RetryWindowMs),
+                    FeedJsonContext.Default.HeartbeatMessage);
+                connection.Enqueue(message);
+                _nextHeartbeat[connection] = NextHeartbeatAt();
+            }
+        }
+    }
+
+    private long NextHeartbeatAt() =>
+        _time.GetTimestamp() + (long)(_options.HeartbeatInterval.TotalSeconds * (0.8 + (Random.Shared.NextDouble() * 0.4)) * _time.TimestampFrequency);
 
     public void Remove(FeedConnection connection)
     {
         _connections.TryRemove(connection, out _);
+        _nextHeartbeat.TryRemove(connection, out _);
         if (Draining && _connections.IsEmpty)
         {
             _drained.TrySetResult();
@@ -120,6 +156,19 @@ public sealed partial class NodeAnnouncer(
     ILogger<NodeAnnouncer> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var heartbeats = node.RunHeartbeatsAsync(stoppingToken);
+        try
+        {
+            await AnnounceAsync(stoppingToken);
+        }
+        finally
+        {
+            await heartbeats.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task AnnounceAsync(CancellationToken stoppingToken)
     {
         // Only once Kestrel listens is the node's real address (port included) known.
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
