@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Tprcs.Contracts;
+using Tprcs.Grains.Domain;
 using Tprcs.Grains.Elections;
 
 namespace Tprcs.Bench;
@@ -19,7 +20,7 @@ public static class IngestBenchmark
     {
         Console.WriteLine($"Generating the '{options.Shape}' election and its sheets...");
         var election = ElectionLoader.Load(ElectionGenerator.Create(options.Shape, options.Shape == "nigeria" ? 2027 : 2024));
-        var units = Units(election).ToList();
+        var units = election.PollingUnitsBelow(election.Root.Code).ToList();
         var random = new Random(42);
         units = units.OrderBy(_ => random.Next()).Take(options.Limit ?? units.Count).ToList();
         var expected = new long[election.Parties.Count];
@@ -100,24 +101,6 @@ public static class IngestBenchmark
               national totals exact     {(exact ? "yes" : "NO")} (votes per party equal the sums of the sheets sent)
             """);
         return exact ? 0 : 1;
-    }
-
-    private static IEnumerable<AreaRef> Units(Election election)
-    {
-        var stack = new Stack<AreaRef>([election.Root]);
-        while (stack.TryPop(out var area))
-        {
-            if (area.IsPollingUnit)
-            {
-                yield return area;
-                continue;
-            }
-
-            foreach (var child in election.ChildrenOf(area.Code))
-            {
-                stack.Push(child);
-            }
-        }
     }
 
     /// <summary>A consistent sheet for the unit (so that every unit ends up counted), its votes added to <paramref name="expected"/>.</summary>

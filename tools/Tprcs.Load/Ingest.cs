@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Tprcs.Contracts;
+using Tprcs.Grains.Domain;
 using Tprcs.Grains.Elections;
 
 namespace Tprcs.Load;
@@ -20,7 +21,7 @@ public sealed class ElectionPlan
         Election = election;
         Sample = sample;
         Children = [.. election.ChildrenOf(election.Root.Code)];
-        _unitsByChild = Children.Select(c => new Queue<AreaRef>(Units(election, c).OrderBy(_ => _random.Next()))).ToArray();
+        _unitsByChild = Children.Select(c => new Queue<AreaRef>(election.PollingUnitsBelow(c.Code).OrderBy(_ => _random.Next()))).ToArray();
     }
 
     public Election Election { get; }
@@ -41,24 +42,6 @@ public sealed class ElectionPlan
         };
         var definition = sample == ElectionGenerator.NigeriaShape ? ElectionGenerator.Nigeria() : ElectionGenerator.Edo();
         return new ElectionPlan(ElectionLoader.Load(definition), sample);
-    }
-
-    private static IEnumerable<AreaRef> Units(Election election, AreaRef from)
-    {
-        var stack = new Stack<AreaRef>([from]);
-        while (stack.TryPop(out var area))
-        {
-            if (area.IsPollingUnit)
-            {
-                yield return area;
-                continue;
-            }
-
-            foreach (var child in election.ChildrenOf(area.Code))
-            {
-                stack.Push(child);
-            }
-        }
     }
 
     /// <summary>The next sheet: round-robin over the root's children, so that every child feed moves. Null when all units are used.</summary>

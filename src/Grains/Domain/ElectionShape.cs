@@ -12,6 +12,26 @@ public static class ElectionShape
     public static int UnitsUnder(this Election election, string code) =>
         UnitCounts.GetValue(election, Count).TryGetValue(code, out var n) ? n : 0;
 
+    /// <summary>Every polling unit beneath <paramref name="code"/> (the unit itself for a unit), depth first.</summary>
+    public static IEnumerable<Contracts.AreaRef> PollingUnitsBelow(this Election election, string code)
+    {
+        var stack = new Stack<string>([code]);
+        while (stack.TryPop(out var current))
+        {
+            var children = election.ChildrenOf(current);
+            if (children.Count == 0 && election.TryGetArea(current, out var unit))
+            {
+                yield return unit;
+                continue;
+            }
+
+            for (var i = children.Count - 1; i >= 0; i--)
+            {
+                stack.Push(children[i].Code);
+            }
+        }
+    }
+
     private static Dictionary<string, int> Count(Election election)
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
