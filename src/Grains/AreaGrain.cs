@@ -28,6 +28,7 @@ public sealed partial class AreaGrain(
     private IReadOnlyList<AreaRef> _children = [];
     private Dictionary<string, int> _index = [];
     private ChildReport[] _rows = [];
+    private ChildReport[] _published = [];
     private bool _unitsBelow;
     private string _epoch = "";
     private long _seq;
@@ -74,6 +75,7 @@ public sealed partial class AreaGrain(
         await Task.Yield();
         await PullChildrenAsync(cancellationToken);
         _changed.Clear();
+        _published = (ChildReport[])_rows.Clone();
         (_totals, _version) = Current();
         _updatedAt = time.GetUtcNow();
         if (_version > 0)
@@ -107,17 +109,17 @@ public sealed partial class AreaGrain(
 
     public async Task<FeedSnapshot> GetSnapshot()
     {
-        // A snapshot is the document at exactly (epoch, seq): publish what is pending first, so
-        // that the next delta a subscriber sees is seq + 1.
+        // A snapshot is the published document at exactly (epoch, seq); changes not yet published
+        // follow as seq + 1 when their flush is due. Asking never publishes faster than the bound.
         Watched();
-        await FlushAsync();
+        await FlushIfDueAsync();
         return Snapshot();
     }
 
     public async Task<FeedCatchUp> CatchUp(string epoch, long seq)
     {
         Watched();
-        await FlushAsync();
+        await FlushIfDueAsync();
         if (epoch == _epoch && seq <= _seq && seq >= 0)
         {
             if (seq == _seq)
@@ -223,6 +225,9 @@ public sealed partial class AreaGrain(
         return (TallyMath.Sum(_election.Parties.Count, _rows), version);
     }
 
+    private Task FlushIfDueAsync() =>
+        _changed.Count > 0 && time.GetUtcNow() - _lastFlush >= _options.FlushInterval ? FlushAsync() : Task.CompletedTask;
+
     private void Watched() => _watchedUntil = time.GetUtcNow() + _options.WatchLease;
 
     /// <summary>
@@ -265,6 +270,11 @@ public sealed partial class AreaGrain(
         var watched = now <= _watchedUntil;
         // Nobody watches: the parent still gets its report, but no delta is built, kept or sent
         // (a future watcher starts from a snapshot, and no client can hold a position to resume).
+        foreach (var i in _changed)
+        {
+            _published[i] = _rows[i];
+        }
+
         var changed = watched ? _changed.Order().Select(Row).ToArray() : null;
         _changed.Clear();
         (_totals, _version) = Current();
@@ -308,7 +318,7 @@ public sealed partial class AreaGrain(
         }
     }
 
-    private FeedRow Row(int i) => new(_children[i].Code, _children[i].Name, _rows[i].Version, _rows[i].Tally, _rows[i].UnitStatus);
+    private FeedRow Row(int i) => new(_children[i].Code, _children[i].Name, _published[i].Version, _published[i].Tally, _published[i].UnitStatus);
 
     private FeedSnapshot Snapshot() => new(_election.Id, _area, _epoch, _seq, _version, _totals,
         Enumerable.Range(0, _rows.Length).Select(Row).ToArray(), _updatedAt,

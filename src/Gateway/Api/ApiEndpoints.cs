@@ -5,8 +5,11 @@ using Tprcs.Gateway.Auth;
 
 namespace Tprcs.Gateway.Api;
 
-public static class ApiEndpoints
+public static partial class ApiEndpoints
 {
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "A submission for {PollingUnit} failed before a receipt; the agent will retry")]
+    private static partial void LogSubmitFailed(ILogger logger, Exception exception, string pollingUnit);
+
     /// <summary>Largest accepted submission body. A sheet is well under 2 KiB; anything near this is not a sheet.</summary>
     public const int MaxSubmissionBytes = 64 * 1024;
 
@@ -119,8 +122,11 @@ public static class ApiEndpoints
         {
             outcome = await cluster.GetGrain<IPollingUnitGrain>(Keys.Compose(electionId, command.PollingUnit)).Submit(command);
         }
-        catch (Exception ex) when (ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Whatever failed (a timeout, a lost silo, the log), no receipt went out: a retry with
+            // the same submission id is safe and is answered with the stored receipt if it was kept.
+            LogSubmitFailed(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Tprcs.Gateway.Api"), ex, command.PollingUnit);
             // Nothing is acknowledged: the agent retries with the same submission id and gets one copy.
             http.Response.Headers.RetryAfter = "2";
             return Problems.Unavailable("The sheet could not be confirmed as stored; retry with the same submissionId.");

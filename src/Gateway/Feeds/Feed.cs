@@ -25,6 +25,7 @@ public sealed partial class Feed
     private Dictionary<string, int> _rowIndex = [];
     private OutMessage? _snapshotMessage;
     private bool _resyncing;
+    private bool _retired;
     private StreamSubscriptionHandle<FeedDelta>? _subscription;
 
     public Feed(string key, string[] parties, IClusterClient cluster, int windowSize, ILogger logger)
@@ -94,6 +95,19 @@ public sealed partial class Feed
         catch (Exception ex)
         {
             _ready.TrySetException(ex);
+            if (_subscription is not null)
+            {
+                // A failed start must not leave a subscription feeding a feed nobody will use.
+                try
+                {
+                    await _subscription.UnsubscribeAsync();
+                }
+                catch (Exception unsubscribe)
+                {
+                    LogResyncFailed(_logger, unsubscribe, Key, 0);
+                }
+            }
+
             throw;
         }
     }
@@ -115,50 +129,89 @@ public sealed partial class Feed
     /// otherwise a snapshot. The catch-up and the registration happen under the feed's lock, so no
     /// live delta can slip between them.
     /// </summary>
-    public async Task AttachAsync(FeedConnection connection, string? epoch, long? seq)
+    /// <returns>False when the feed was retired meanwhile: subscribe again to a fresh one.</returns>
+    public async Task<bool> AttachAsync(FeedConnection connection, string? epoch, long? seq)
     {
         FeedCatchUp? remote = null;
+        var refreshed = false;
         for (var pass = 0; ; pass++)
         {
+            string docEpoch;
+            long docSeq;
             lock (_gate)
             {
-                var doc = _doc!;
-                var resumable = epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq;
-                var missed = resumable ? Missed(seq!.Value, doc.Seq, remote) : null;
-                if (missed is not null || !resumable || pass > 0)
+                if (_retired)
                 {
-                    var mode = missed is null ? "snapshot" : "resume";
-                    connection.Track(Key, this, missed is null ? null : doc.Epoch, missed is null ? -1 : seq!.Value);
-                    connection.Enqueue(OutMessage.Control(new SubscribedMessage("subscribed", Key, mode, doc.Epoch, doc.Seq),
-                        FeedJsonContext.Default.SubscribedMessage));
-                    if (missed is null)
-                    {
-                        connection.Enqueue(SnapshotMessageLocked());
-                    }
-                    else
-                    {
-                        foreach (var m in missed)
-                        {
-                            connection.Enqueue(m);
-                        }
-                    }
+                    return false;
+                }
 
-                    _watchers.Add(connection);
-                    IdleSince = null;
-                    return;
+                var doc = _doc!;
+                (docEpoch, docSeq) = (doc.Epoch, doc.Seq);
+                // A client ahead of this node (another node delivered more, or saw a newer epoch)
+                // must not be sent this node's older document: catch this node up first.
+                var ahead = epoch is not null && seq is { } held && (epoch != doc.Epoch || held > doc.Seq);
+                if (!ahead || refreshed)
+                {
+                    var resumable = epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq;
+                    var missed = resumable ? Missed(seq!.Value, doc.Seq, remote) : null;
+                    if (missed is not null || !resumable || remote is not null || pass > 1)
+                    {
+                        Register(connection, doc, seq, missed);
+                        return true;
+                    }
                 }
             }
 
             try
             {
-                remote = await Grain.CatchUp(epoch!, seq!.Value);
+                if (!refreshed && epoch is not null && (epoch != docEpoch || seq > docSeq))
+                {
+                    refreshed = true;
+                    var tail = await Grain.CatchUp(docEpoch, docSeq);
+                    lock (_gate)
+                    {
+                        if (!_resyncing)
+                        {
+                            ApplyCatchUp(tail);
+                        }
+                    }
+                }
+                else
+                {
+                    refreshed = true;
+                    remote = await Grain.CatchUp(epoch!, seq!.Value);
+                }
             }
             catch (Exception ex)
             {
-                // Without the grain's window the client still gets a correct snapshot.
+                // Without the grain the client still gets a correct snapshot of this node's document.
                 LogResyncFailed(_logger, ex, Key, 0);
+                refreshed = true;
             }
         }
+    }
+
+    // Called under _gate.
+    private void Register(FeedConnection connection, FeedSnapshot doc, long? seq, List<OutMessage>? missed)
+    {
+        var mode = missed is null ? "snapshot" : "resume";
+        connection.Track(Key, this, missed is null ? null : doc.Epoch, missed is null ? -1 : seq!.Value);
+        connection.Enqueue(OutMessage.Control(new SubscribedMessage("subscribed", Key, mode, doc.Epoch, doc.Seq),
+            FeedJsonContext.Default.SubscribedMessage));
+        if (missed is null)
+        {
+            connection.Enqueue(SnapshotMessageLocked());
+        }
+        else
+        {
+            foreach (var m in missed)
+            {
+                connection.Enqueue(m);
+            }
+        }
+
+        _watchers.Add(connection);
+        IdleSince = null;
     }
 
     // Called under _gate: the deltas (from, to], from the grain's answer then this node's window,
@@ -193,6 +246,23 @@ public sealed partial class Feed
             new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.Totals.ToJson(),
                 delta.Rows.Select(r => r.ToJson()).ToArray(), delta.UpdatedAt),
             FeedJsonContext.Default.DeltaMessage));
+
+    /// <summary>
+    /// Marks the feed retired if nobody watches it and it has been idle for <paramref name="lifetime"/>;
+    /// a retired feed takes no more watchers (subscribers then open a fresh one).
+    /// </summary>
+    public bool TryRetire(DateTimeOffset now, TimeSpan lifetime)
+    {
+        lock (_gate)
+        {
+            if (_watchers.Count == 0 && IdleSince is { } idle && now - idle >= lifetime)
+            {
+                _retired = true;
+            }
+
+            return _retired;
+        }
+    }
 
     public void Detach(FeedConnection connection, DateTimeOffset now)
     {
@@ -265,6 +335,11 @@ public sealed partial class Feed
     // Called under _gate.
     private void Accept(FeedDelta delta)
     {
+        if (_ready.Task.IsFaulted || _retired)
+        {
+            return;
+        }
+
         if (_doc is null || _resyncing)
         {
             _pending.Add(delta);

@@ -19,6 +19,8 @@ public sealed class FeedConnection
     private long _queuedBytes;
     private long _inFlightBytes;
     private int _overflows;
+    private bool _overflowedThisBatch;
+    private long _lastOverflowCounted;
 
     private sealed class Tracked(Feed feed, string? epoch, long seq)
     {
@@ -107,7 +109,29 @@ public sealed class FeedConnection
                 return;
             }
 
-            if (_queuedBytes + _inFlightBytes + message.Bytes.Length > _options.SendQueueBytes && message.Kind != OutKind.Control)
+            if (message.Kind != OutKind.Control && message.Feed is { } feed && _feeds.TryGetValue(feed, out var tracked) && tracked.NeedsSnapshot)
+            {
+                // That feed is owed a fresh snapshot: its deltas until then would be dropped anyway.
+                // The client is still behind, though, and that still counts (once a second).
+                if (_overflowedThisBatch && CountOverflow())
+                {
+                    BecomeTooSlow();
+                }
+
+                return;
+            }
+
+            var total = _queuedBytes + _inFlightBytes + message.Bytes.Length;
+            if (message.Kind == OutKind.Control && total > 2L * _options.SendQueueBytes)
+            {
+                // Control messages are small and few; a client that makes them pile up (pings
+                // while it does not read) is as behind as one whose deltas overflow.
+                _overflows = _options.MaxConsecutiveOverflows;
+                Overflow();
+                return;
+            }
+
+            if (message.Kind != OutKind.Control && total > _options.SendQueueBytes)
             {
                 Overflow();
                 return;
@@ -123,20 +147,9 @@ public sealed class FeedConnection
     // Called under _gate: drop the feed messages, keep control messages, and owe each feed a snapshot.
     private void Overflow()
     {
-        _overflows++;
-        if (_overflows > _options.MaxConsecutiveOverflows)
+        if (CountOverflow())
         {
-            TooSlow = true;
-            _queue.Clear();
-            _queuedBytes = 0;
-            _signal.Release();
-            // The writer closes with 4008 as soon as its current send completes; a client that does
-            // not read at all never lets it, so the socket is aborted after a short grace.
-            if (_abort is { } abort)
-            {
-                _ = Task.Delay(TimeSpan.FromSeconds(2)).ContinueWith(_ => abort.Cancel(), TaskScheduler.Default);
-            }
-
+            BecomeTooSlow();
             return;
         }
 
@@ -156,6 +169,53 @@ public sealed class FeedConnection
         }
     }
 
+    /// <summary>
+    /// Counts an overflow: once per writer batch, and once more per second while a batch stays stuck
+    /// on a client that does not read. True when the client is now behind past the limit.
+    /// </summary>
+    private bool CountOverflow()
+    {
+        var now = Environment.TickCount64;
+        if (!_overflowedThisBatch || now - _lastOverflowCounted >= 1_000 || _overflows >= _options.MaxConsecutiveOverflows)
+        {
+            _overflows++;
+            _overflowedThisBatch = true;
+            _lastOverflowCounted = now;
+        }
+
+        return _overflows > _options.MaxConsecutiveOverflows;
+    }
+
+    // Called under _gate.
+    private void BecomeTooSlow()
+    {
+        if (TooSlow)
+        {
+            return;
+        }
+
+        TooSlow = true;
+        _queue.Clear();
+        _queuedBytes = 0;
+        _signal.Release();
+        // The writer closes with 4008 as soon as its current send completes; a client that does
+        // not read at all never lets it, so the socket is aborted after a short grace.
+        if (_abort is { } abort)
+        {
+            _ = Task.Delay(TimeSpan.FromSeconds(2)).ContinueWith(_ =>
+            {
+                try
+                {
+                    abort.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The connection ended meanwhile.
+                }
+            }, TaskScheduler.Default);
+        }
+    }
+
     /// <summary>The writer loop: one per connection, the only code that writes to the socket.</summary>
     public async Task RunWriterAsync(CancellationToken cancellationToken)
     {
@@ -172,6 +232,8 @@ public sealed class FeedConnection
                 {
                     break;
                 }
+
+                _overflowedThisBatch = false;
 
                 // One lock for the whole batch: take it, and decide in order what to send.
                 while (_queue.TryDequeue(out var m))

@@ -80,7 +80,7 @@ public sealed partial class FeedHub(
                 }
 
                 var feed = lazy.Value.Result;
-                if (feed.IdleSince is { } idle && time.GetUtcNow() - idle >= _options.IdleFeedLifetime && feed.Watchers == 0)
+                if (feed.TryRetire(time.GetUtcNow(), _options.IdleFeedLifetime))
                 {
                     if (_feeds.TryRemove(new KeyValuePair<string, Lazy<Task<Feed>>>(key, lazy)))
                     {

@@ -135,9 +135,9 @@ public sealed partial class FeedSocketHandler(
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    if (length == buffer.Length)
+                    if (length >= max || length == buffer.Length)
                     {
-                        if (buffer.Length >= max)
+                        if (length >= max || buffer.Length >= max)
                         {
                             await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {max} bytes", cancellationToken);
                             return;
@@ -218,25 +218,36 @@ public sealed partial class FeedSocketHandler(
             return;
         }
 
-        Feed? feed;
-        try
+        // A feed retired by the idle sweep between acquiring and attaching is replaced by a fresh one.
+        for (var attempt = 0; attempt < 3; attempt++)
         {
-            feed = await hub.AcquireAsync(key);
-        }
-        catch (Exception ex)
-        {
-            LogSubscribeFailed(logger, ex, key);
-            Error(connection, key, "unavailable", "The feed cannot be opened right now; subscribe again later.", 1_000);
-            return;
+            Feed? feed;
+            try
+            {
+                feed = await hub.AcquireAsync(key);
+            }
+            catch (Exception ex)
+            {
+                LogSubscribeFailed(logger, ex, key);
+                Error(connection, key, "unavailable", "The feed cannot be opened right now; subscribe again later.", 1_000);
+                return;
+            }
+
+            if (feed is null)
+            {
+                Error(connection, key, "unknown-feed", $"'{key}' is not an area of a loaded election (feeds are \"{{election}}/{{area}}\").");
+                return;
+            }
+
+            if (await feed.AttachAsync(connection, resume?.Epoch, resume?.Seq))
+            {
+                return;
+            }
+
+            await Task.Yield();
         }
 
-        if (feed is null)
-        {
-            Error(connection, key, "unknown-feed", $"'{key}' is not an area of a loaded election (feeds are \"{{election}}/{{area}}\").");
-            return;
-        }
-
-        await feed.AttachAsync(connection, resume?.Epoch, resume?.Seq);
+        Error(connection, key, "unavailable", "The feed cannot be opened right now; subscribe again later.", 1_000);
     }
 
     private static void Error(FeedConnection connection, string? feed, string code, string text, int? retryAfterMs = null) =>

@@ -92,8 +92,11 @@ public sealed partial class GatewayNodeState
 
                 message ??= OutMessage.Control(new HeartbeatMessage("heartbeat", _time.GetUtcNow().ToUnixTimeMilliseconds(), RetryWindowMs),
                     FeedJsonContext.Default.HeartbeatMessage);
-                connection.Enqueue(message);
-                _nextHeartbeat[connection] = NextHeartbeatAt();
+                // TryUpdate: a connection removed meanwhile must not be added back.
+                if (_nextHeartbeat.TryUpdate(connection, NextHeartbeatAt(), due))
+                {
+                    connection.Enqueue(message);
+                }
             }
         }
     }
@@ -135,7 +138,14 @@ public sealed partial class GatewayNodeState
 
         foreach (var close in _connections.Values)
         {
-            close.Cancel();
+            try
+            {
+                close.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That connection ended by itself meanwhile.
+            }
         }
     }
 

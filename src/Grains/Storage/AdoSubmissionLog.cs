@@ -44,6 +44,12 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
     /// <summary>An open connection (pooled).</summary>
     protected abstract DbConnection Open();
 
+    /// <summary>
+    /// An open connection without blocking the calling thread (grain threads must not wait on a
+    /// connection pool). Defaults to <see cref="Open"/> for providers whose opening never waits.
+    /// </summary>
+    protected virtual ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) => ValueTask.FromResult(Open());
+
     /// <summary>Settings for the writer's own connection (durability).</summary>
     protected virtual void PrepareWriter(DbConnection connection)
     {
@@ -77,27 +83,7 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
 
     private async Task WriteLoop()
     {
-        await using var connection = Open();
-        PrepareWriter(connection);
         var batch = new List<Pending>(_maxBatch);
-        await using var insert = connection.CreateCommand();
-        insert.CommandText = $"INSERT INTO submissions ({Columns}) VALUES (@e, @u, @p, @v, @s, @a, @r, @h, @b) ON CONFLICT DO NOTHING";
-        var pe = Add(insert, "e", DbType.String);
-        var pu = Add(insert, "u", DbType.String);
-        var pp = Add(insert, "p", DbType.String);
-        var pv = Add(insert, "v", DbType.Int32);
-        var ps = Add(insert, "s", DbType.String);
-        var pa = Add(insert, "a", DbType.String);
-        var pr = insert.CreateParameter();
-        pr.ParameterName = "r";
-        insert.Parameters.Add(pr);
-        var ph = Add(insert, "h", DbType.String);
-        var pb = Add(insert, "b", DbType.Binary);
-        await using var owner = connection.CreateCommand();
-        owner.CommandText = "SELECT polling_unit FROM submissions WHERE election_id = @e AND submission_id = @s";
-        var oe = Add(owner, "e", DbType.String);
-        var os = Add(owner, "s", DbType.String);
-
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
@@ -106,41 +92,16 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
                 batch.Add(item);
             }
 
-            var results = new AppendResult[batch.Count];
+            AppendResult[] results;
             try
             {
-                await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
-                insert.Transaction = transaction;
-                owner.Transaction = transaction;
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    var r = batch[i].Record;
-                    pe.Value = r.ElectionId;
-                    pu.Value = r.PollingUnit;
-                    pp.Value = r.ParentArea;
-                    pv.Value = r.Version;
-                    ps.Value = r.SubmissionId;
-                    pa.Value = r.Agent;
-                    pr.Value = ReceivedAtToDb(r.ReceivedAt);
-                    ph.Value = r.BodyHash;
-                    pb.Value = batch[i].Body;
-                    if (await insert.ExecuteNonQueryAsync().ConfigureAwait(false) == 1)
-                    {
-                        results[i] = new AppendResult(AppendStatus.Appended);
-                        continue;
-                    }
-
-                    oe.Value = r.ElectionId;
-                    os.Value = r.SubmissionId;
-                    results[i] = await owner.ExecuteScalarAsync().ConfigureAwait(false) is string unit
-                        ? new AppendResult(AppendStatus.DuplicateSubmissionId, unit)
-                        : new AppendResult(AppendStatus.VersionTaken);
-                }
-
-                await transaction.CommitAsync().ConfigureAwait(false);
+                results = await CommitAsync(batch).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
+                // Nothing of the batch is stored; its callers get the error (a 503 to agents, who
+                // retry with the same id). The next batch takes a fresh connection, so a dropped
+                // database connection costs one batch, not the writer.
                 LogBatchFailed(_logger, ex, batch.Count);
                 foreach (var p in batch)
                 {
@@ -157,6 +118,62 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
         }
     }
 
+    /// <summary>One transaction for the whole batch, on a pooled connection taken for it.</summary>
+    private async Task<AppendResult[]> CommitAsync(List<Pending> batch)
+    {
+        await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        PrepareWriter(connection);
+        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = $"INSERT INTO submissions ({Columns}) VALUES (@e, @u, @p, @v, @s, @a, @r, @h, @b) ON CONFLICT DO NOTHING";
+        var pe = Add(insert, "e", DbType.String);
+        var pu = Add(insert, "u", DbType.String);
+        var pp = Add(insert, "p", DbType.String);
+        var pv = Add(insert, "v", DbType.Int32);
+        var ps = Add(insert, "s", DbType.String);
+        var pa = Add(insert, "a", DbType.String);
+        var pr = insert.CreateParameter();
+        pr.ParameterName = "r";
+        insert.Parameters.Add(pr);
+        var ph = Add(insert, "h", DbType.String);
+        var pb = Add(insert, "b", DbType.Binary);
+        await using var owner = connection.CreateCommand();
+        owner.Transaction = transaction;
+        owner.CommandText = "SELECT polling_unit FROM submissions WHERE election_id = @e AND submission_id = @s";
+        var oe = Add(owner, "e", DbType.String);
+        var os = Add(owner, "s", DbType.String);
+
+        var results = new AppendResult[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var r = batch[i].Record;
+            pe.Value = r.ElectionId;
+            pu.Value = r.PollingUnit;
+            pp.Value = r.ParentArea;
+            pv.Value = r.Version;
+            ps.Value = r.SubmissionId;
+            pa.Value = r.Agent;
+            pr.Value = ReceivedAtToDb(r.ReceivedAt);
+            ph.Value = r.BodyHash;
+            pb.Value = batch[i].Body;
+            if (await insert.ExecuteNonQueryAsync().ConfigureAwait(false) == 1)
+            {
+                results[i] = new AppendResult(AppendStatus.Appended);
+                continue;
+            }
+
+            oe.Value = r.ElectionId;
+            os.Value = r.SubmissionId;
+            results[i] = await owner.ExecuteScalarAsync().ConfigureAwait(false) is string unit
+                ? new AppendResult(AppendStatus.DuplicateSubmissionId, unit)
+                : new AppendResult(AppendStatus.VersionTaken);
+        }
+
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return results;
+    }
+
     public Task<IReadOnlyList<SubmissionRecord>> ReadUnitAsync(string electionId, string pollingUnit, CancellationToken cancellationToken = default) =>
         ReadAsync("polling_unit = @k ORDER BY version", electionId, pollingUnit, cancellationToken);
 
@@ -165,7 +182,7 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
 
     public async IAsyncEnumerable<SubmissionRecord> ReadAllAsync(string electionId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var connection = Open();
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM submissions WHERE election_id = @e ORDER BY polling_unit, version";
         Add(command, "e", DbType.String).Value = electionId;
@@ -178,7 +195,7 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
 
     private async Task<IReadOnlyList<SubmissionRecord>> ReadAsync(string where, string electionId, string key, CancellationToken cancellationToken)
     {
-        await using var connection = Open();
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM submissions WHERE election_id = @e AND {where}";
         Add(command, "e", DbType.String).Value = electionId;

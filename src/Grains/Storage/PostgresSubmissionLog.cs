@@ -40,6 +40,9 @@ public sealed class PostgresSubmissionLog : AdoSubmissionLog
 
     protected override DbConnection Open() => _dataSource.OpenConnection();
 
+    protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
     protected override ValueTask DisposeResourcesAsync() => _dataSource.DisposeAsync();
 
     // timestamptz keeps microseconds in UTC; the grain takes times at that precision, so a record

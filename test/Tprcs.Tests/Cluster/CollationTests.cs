@@ -134,7 +134,7 @@ public class CollationTests(ClusterFixture fixture)
         var older = empty with { Votes = [3, 0], UnitsReported = 1 };
         await ward.ReportChild(new ChildReport("X/1/1/1", 10, newer, UnitStatus.Counted));
         await ward.ReportChild(new ChildReport("X/1/1/1", 9, older, UnitStatus.Counted));
-        await Wait.UntilAsync(async () => (await ward.GetReport()).Version >= 10, TimeSpan.FromSeconds(10), "the ward taking version 10");
+        await Wait.UntilAsync(async () => (await ward.GetSnapshot()).Version >= 10, TimeSpan.FromSeconds(10), "the ward publishing version 10");
         var snapshot = await ward.GetSnapshot();
         Assert.Equal([7L, 0L], snapshot.Rows.Single(r => r.Code == "X/1/1/1").Tally.Votes);
         Assert.Equal([7L, 0L], snapshot.Totals.Votes);

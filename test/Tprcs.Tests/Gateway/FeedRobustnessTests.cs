@@ -215,3 +215,22 @@ public class FeedRobustnessTests
         Assert.Equal(truth.Totals.UnitsReported, (long)doc.Totals["units"]!["reported"]!);
     }
 }
+
+public class FeedConnectionBoundTests
+{
+    [Fact]
+    public void Control_messages_piling_up_on_a_client_that_does_not_read_end_it_instead_of_growing_memory()
+    {
+        const int bound = 4096;
+        var blocked = new BlockedSocket();
+        var connection = new FeedConnection(blocked, new FeedGatewayOptions { SendQueueBytes = bound, MaxConsecutiveOverflows = 8 });
+        var pong = OutMessage.Control(new HeartbeatMessage("pong", 1), FeedJsonContext.Default.HeartbeatMessage);
+        for (var i = 0; i < 10_000 && !connection.TooSlow; i++)
+        {
+            connection.Enqueue(pong);
+            Assert.InRange(connection.QueuedBytes, 0, 2 * bound);
+        }
+
+        Assert.True(connection.TooSlow, "a client flooding the node with pings while not reading was never cut off");
+    }
+}

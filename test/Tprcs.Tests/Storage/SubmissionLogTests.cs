@@ -114,3 +114,50 @@ public sealed class PostgresSubmissionLogTests(PostgresServer server) : Submissi
             PostgresConnectionString = server.ConnectionString,
         }), NullLogger<PostgresSubmissionLog>.Instance);
 }
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresReconnectTests(PostgresServer server)
+{
+    [Fact]
+    public async Task The_writer_survives_the_database_dropping_its_connections()
+    {
+        await using var log = new PostgresSubmissionLog(Options.Create(new SubmissionLogOptions
+        {
+            Provider = SubmissionLogProvider.Postgres,
+            PostgresConnectionString = server.ConnectionString,
+        }), NullLogger<PostgresSubmissionLog>.Instance);
+        var unit = Cluster.LogOracle.AllUnits(Sheets.Edo).Skip(4_000).First().Code;
+        async Task<AppendStatus> AppendAsync(int version)
+        {
+            var record = Sheets.Record(Sheets.Submit(unit, Sheets.Good(apc: version), id: Guid.NewGuid().ToString("N")), version);
+            return (await log.AppendAsync(record, SubmissionRecord.Serialize(record.Sheet))).Status;
+        }
+
+        Assert.Equal(AppendStatus.Appended, await AppendAsync(1));
+
+        // A failover, a restart or a proxy closing idle connections: every session is cut.
+        await using (var admin = new Npgsql.NpgsqlConnection(server.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var kill = admin.CreateCommand();
+            kill.CommandText = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()";
+            await kill.ExecuteNonQueryAsync();
+        }
+
+        // The batch on a cut connection may fail (nothing stored, the caller retries); the writer goes on.
+        var appended = false;
+        for (var attempt = 0; attempt < 3 && !appended; attempt++)
+        {
+            try
+            {
+                appended = await AppendAsync(2) == AppendStatus.Appended;
+            }
+            catch (Npgsql.NpgsqlException)
+            {
+            }
+        }
+
+        Assert.True(appended, "the log never accepted a row again after its connections were cut");
+        Assert.Equal([1, 2], (await log.ReadUnitAsync(Sheets.Edo.Id, unit)).Select(r => r.Version));
+    }
+}
