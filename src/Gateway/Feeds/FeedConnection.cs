@@ -112,8 +112,9 @@ public sealed class FeedConnection
             if (message.Kind != OutKind.Control && message.Feed is { } feed && _feeds.TryGetValue(feed, out var tracked) && tracked.NeedsSnapshot)
             {
                 // That feed is owed a fresh snapshot: its deltas until then would be dropped anyway.
-                // The client is still behind, though, and that still counts (once a second).
-                if (_overflowedThisBatch && CountOverflow())
+                // The client is still behind while a write is in progress, and that still counts
+                // (once per batch, then once a second while the write stays stuck).
+                if (_inFlightBytes > 0 && CountOverflow())
                 {
                     BecomeTooSlow();
                 }
