@@ -84,6 +84,7 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
     private async Task WriteLoop()
     {
         var batch = new List<Pending>(_maxBatch);
+        WriterSession? session = null;
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
@@ -95,17 +96,24 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
             AppendResult[] results;
             try
             {
-                results = await CommitAsync(batch).ConfigureAwait(false);
+                session ??= await WriterSession.OpenAsync(this).ConfigureAwait(false);
+                results = await session.CommitAsync(batch, this).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 // Nothing of the batch is stored; its callers get the error (a 503 to agents, who
-                // retry with the same id). The next batch takes a fresh connection, so a dropped
-                // database connection costs one batch, not the writer.
+                // retry with the same id). The session is dropped, so a lost database connection
+                // costs one batch, not the writer: the next batch opens a fresh one.
                 LogBatchFailed(_logger, ex, batch.Count);
                 foreach (var p in batch)
                 {
                     p.Completion.TrySetException(ex);
+                }
+
+                if (session is not null)
+                {
+                    await session.DisposeAsync().ConfigureAwait(false);
+                    session = null;
                 }
 
                 continue;
@@ -116,62 +124,92 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
                 batch[i].Completion.TrySetResult(results[i]);
             }
         }
+
+        if (session is not null)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
-    /// <summary>One transaction for the whole batch, on a pooled connection taken for it.</summary>
-    private async Task<AppendResult[]> CommitAsync(List<Pending> batch)
+    /// <summary>The writer's connection and prepared statements, kept from batch to batch.</summary>
+    private sealed class WriterSession : IAsyncDisposable
     {
-        await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
-        PrepareWriter(connection);
-        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
-        await using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO submissions ({Columns}) VALUES (@e, @u, @p, @v, @s, @a, @r, @h, @b) ON CONFLICT DO NOTHING";
-        var pe = Add(insert, "e", DbType.String);
-        var pu = Add(insert, "u", DbType.String);
-        var pp = Add(insert, "p", DbType.String);
-        var pv = Add(insert, "v", DbType.Int32);
-        var ps = Add(insert, "s", DbType.String);
-        var pa = Add(insert, "a", DbType.String);
-        var pr = insert.CreateParameter();
-        pr.ParameterName = "r";
-        insert.Parameters.Add(pr);
-        var ph = Add(insert, "h", DbType.String);
-        var pb = Add(insert, "b", DbType.Binary);
-        await using var owner = connection.CreateCommand();
-        owner.Transaction = transaction;
-        owner.CommandText = "SELECT polling_unit FROM submissions WHERE election_id = @e AND submission_id = @s";
-        var oe = Add(owner, "e", DbType.String);
-        var os = Add(owner, "s", DbType.String);
+        private readonly DbConnection _connection;
+        private readonly DbCommand _insert;
+        private readonly DbCommand _owner;
+        private readonly DbParameter _pe, _pu, _pp, _pv, _ps, _pa, _pr, _ph, _pb, _oe, _os;
 
-        var results = new AppendResult[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        private WriterSession(DbConnection connection)
         {
-            var r = batch[i].Record;
-            pe.Value = r.ElectionId;
-            pu.Value = r.PollingUnit;
-            pp.Value = r.ParentArea;
-            pv.Value = r.Version;
-            ps.Value = r.SubmissionId;
-            pa.Value = r.Agent;
-            pr.Value = ReceivedAtToDb(r.ReceivedAt);
-            ph.Value = r.BodyHash;
-            pb.Value = batch[i].Body;
-            if (await insert.ExecuteNonQueryAsync().ConfigureAwait(false) == 1)
-            {
-                results[i] = new AppendResult(AppendStatus.Appended);
-                continue;
-            }
-
-            oe.Value = r.ElectionId;
-            os.Value = r.SubmissionId;
-            results[i] = await owner.ExecuteScalarAsync().ConfigureAwait(false) is string unit
-                ? new AppendResult(AppendStatus.DuplicateSubmissionId, unit)
-                : new AppendResult(AppendStatus.VersionTaken);
+            _connection = connection;
+            _insert = connection.CreateCommand();
+            _insert.CommandText = $"INSERT INTO submissions ({Columns}) VALUES (@e, @u, @p, @v, @s, @a, @r, @h, @b) ON CONFLICT DO NOTHING";
+            _pe = Add(_insert, "e", DbType.String);
+            _pu = Add(_insert, "u", DbType.String);
+            _pp = Add(_insert, "p", DbType.String);
+            _pv = Add(_insert, "v", DbType.Int32);
+            _ps = Add(_insert, "s", DbType.String);
+            _pa = Add(_insert, "a", DbType.String);
+            _pr = _insert.CreateParameter();
+            _pr.ParameterName = "r";
+            _insert.Parameters.Add(_pr);
+            _ph = Add(_insert, "h", DbType.String);
+            _pb = Add(_insert, "b", DbType.Binary);
+            _owner = connection.CreateCommand();
+            _owner.CommandText = "SELECT polling_unit FROM submissions WHERE election_id = @e AND submission_id = @s";
+            _oe = Add(_owner, "e", DbType.String);
+            _os = Add(_owner, "s", DbType.String);
         }
 
-        await transaction.CommitAsync().ConfigureAwait(false);
-        return results;
+        public static async Task<WriterSession> OpenAsync(AdoSubmissionLog log)
+        {
+            var connection = await log.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+            log.PrepareWriter(connection);
+            return new WriterSession(connection);
+        }
+
+        /// <summary>One transaction for the whole batch.</summary>
+        public async Task<AppendResult[]> CommitAsync(List<Pending> batch, AdoSubmissionLog log)
+        {
+            await using var transaction = await _connection.BeginTransactionAsync().ConfigureAwait(false);
+            _insert.Transaction = transaction;
+            _owner.Transaction = transaction;
+            var results = new AppendResult[batch.Count];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var r = batch[i].Record;
+                _pe.Value = r.ElectionId;
+                _pu.Value = r.PollingUnit;
+                _pp.Value = r.ParentArea;
+                _pv.Value = r.Version;
+                _ps.Value = r.SubmissionId;
+                _pa.Value = r.Agent;
+                _pr.Value = log.ReceivedAtToDb(r.ReceivedAt);
+                _ph.Value = r.BodyHash;
+                _pb.Value = batch[i].Body;
+                if (await _insert.ExecuteNonQueryAsync().ConfigureAwait(false) == 1)
+                {
+                    results[i] = new AppendResult(AppendStatus.Appended);
+                    continue;
+                }
+
+                _oe.Value = r.ElectionId;
+                _os.Value = r.SubmissionId;
+                results[i] = await _owner.ExecuteScalarAsync().ConfigureAwait(false) is string unit
+                    ? new AppendResult(AppendStatus.DuplicateSubmissionId, unit)
+                    : new AppendResult(AppendStatus.VersionTaken);
+            }
+
+            await transaction.CommitAsync().ConfigureAwait(false);
+            return results;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _insert.DisposeAsync().ConfigureAwait(false);
+            await _owner.DisposeAsync().ConfigureAwait(false);
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public Task<IReadOnlyList<SubmissionRecord>> ReadUnitAsync(string electionId, string pollingUnit, CancellationToken cancellationToken = default) =>
