@@ -19,8 +19,6 @@ public sealed partial class FeedHub(
     private readonly ConcurrentDictionary<string, Lazy<Task<Feed>>> _feeds = new(StringComparer.Ordinal);
     private readonly FeedGatewayOptions _options = options.Value;
 
-    public int FeedCount => _feeds.Count;
-
     public Feed? Find(string key) =>
         _feeds.TryGetValue(key, out var lazy) && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null;
 

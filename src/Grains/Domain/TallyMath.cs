@@ -11,26 +11,20 @@ public static class TallyMath
     public static Tally Empty(int parties, long registeredVoters, int units) =>
         new(new long[parties], registeredVoters, 0, 0, 0, 0, units, 0, 0, 0, 0, 0, NoFlags);
 
-    public static Tally Sum(int parties, ChildReport[] children)
-    {
-        var tallies = new Tally[children.Length];
-        for (var i = 0; i < children.Length; i++)
-        {
-            tallies[i] = children[i].Tally;
-        }
+    /// <summary>The sum of the children's tallies, without copying them out first (called on every flush).</summary>
+    public static Tally Sum(int parties, ChildReport[] children) => SumOf(parties, children, static c => c.Tally);
 
-        return Sum(parties, tallies);
-    }
+    public static Tally Sum(int parties, IReadOnlyList<Tally> tallies) => SumOf(parties, tallies, static t => t);
 
-    public static Tally Sum(int parties, IReadOnlyList<Tally> tallies)
+    private static Tally SumOf<T>(int parties, IReadOnlyList<T> items, Func<T, Tally> tallyOf)
     {
         var votes = new long[parties];
         long registered = 0, accredited = 0, rejected = 0, valid = 0, cast = 0, covered = 0, cancelledVoters = 0;
         int units = 0, reported = 0, counted = 0, cancelled = 0;
         int f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0;
-        for (var n = 0; n < tallies.Count; n++)
+        for (var n = 0; n < items.Count; n++)
         {
-            var t = tallies[n];
+            var t = tallyOf(items[n]);
             for (var i = 0; i < votes.Length; i++)
             {
                 votes[i] += t.Votes[i];

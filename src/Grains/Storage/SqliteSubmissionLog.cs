@@ -20,7 +20,6 @@ public sealed class SqliteSubmissionLog : AdoSubmissionLog
     {
         var path = Path.GetFullPath(Path.Combine(options.Value.DataDirectory, options.Value.SqliteFileName));
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        DatabasePath = path;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -47,9 +46,6 @@ public sealed class SqliteSubmissionLog : AdoSubmissionLog
             CREATE INDEX IF NOT EXISTS submissions_by_parent ON submissions (election_id, parent_area, polling_unit, version);
             """);
     }
-
-    /// <summary>The database file in use.</summary>
-    public string DatabasePath { get; }
 
     protected override DbConnection Open()
     {
