@@ -88,6 +88,12 @@ public static class Fanout
         Console.WriteLine($"\r  TPRCS {n:N0}: {live.Length:N0} connected, {live.Count(c => c.Ready):N0} with both snapshots after {clock.Elapsed.TotalSeconds:N0} s                 ");
         await Task.Delay(TimeSpan.FromSeconds(5));
         var rssIdle = measured?.RssBytes ?? 0;
+        if (Environment.GetEnvironmentVariable("TPRCS_LOAD_HOLD_IDLE") is { } hold && measured is not null)
+        {
+            Console.WriteLine($"  holding idle for {hold} s: gateway pid {measured.Pid}, RSS {rssIdle >> 20} MiB, before connecting {rssBefore >> 20} MiB");
+            await Task.Delay(TimeSpan.FromSeconds(int.Parse(hold, CultureInfo.InvariantCulture)));
+        }
+
 
         var cpu0 = measured?.CpuTime ?? TimeSpan.Zero;
         tracker.StartMeasuring();

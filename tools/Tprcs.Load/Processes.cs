@@ -255,7 +255,7 @@ public sealed class Cluster : IAsyncDisposable
                 }
 
                 args.AddRange(gatewayExtras[g]);
-                cluster.Gateways.Add((ChildProcess.Start($"gateway{g + 1}", args), url));
+                cluster.Gateways.Add((ChildProcess.Start($"gateway{g + 1}", args, GatewayEnvironment()), url));
             }
 
             foreach (var (process, url) in cluster.Gateways)
@@ -271,6 +271,17 @@ public sealed class Cluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Extra environment of the gateway processes, from TPRCS_LOAD_GATEWAY_ENV ("NAME=value;NAME=value"),
+    /// to compare runtime settings (GC modes, for instance) of the measured node.
+    /// </summary>
+    private static Dictionary<string, string> GatewayEnvironment() =>
+        (Environment.GetEnvironmentVariable("TPRCS_LOAD_GATEWAY_ENV") ?? "")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2))
+            .Where(kv => kv.Length == 2)
+            .ToDictionary(kv => kv[0], kv => kv[1]);
 
     public async ValueTask DisposeAsync()
     {

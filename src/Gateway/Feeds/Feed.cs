@@ -242,10 +242,10 @@ public sealed partial class Feed
     }
 
     private OutMessage DeltaMessage(FeedDelta delta) =>
-        new(OutKind.Delta, Key, delta.Epoch, delta.Seq, JsonSerializer.SerializeToUtf8Bytes(
+        OutMessage.Json(OutKind.Delta, Key, delta.Epoch, delta.Seq,
             new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.Totals.ToJson(),
                 delta.Rows.Select(r => r.ToJson()).ToArray(), delta.UpdatedAt),
-            FeedJsonContext.Default.DeltaMessage));
+            FeedJsonContext.Default.DeltaMessage);
 
     /// <summary>
     /// Marks the feed retired if nobody watches it and it has been idle for <paramref name="lifetime"/>;
@@ -287,9 +287,8 @@ public sealed partial class Feed
     private OutMessage SnapshotMessageLocked()
     {
         var doc = _doc!;
-        return _snapshotMessage ??= new OutMessage(OutKind.Snapshot, Key, doc.Epoch, doc.Seq,
-            JsonSerializer.SerializeToUtf8Bytes(new SnapshotMessage("snapshot", Key, doc.Epoch, doc.Seq, doc.ToJson(_parties)),
-                FeedJsonContext.Default.SnapshotMessage));
+        return _snapshotMessage ??= OutMessage.Json(OutKind.Snapshot, Key, doc.Epoch, doc.Seq,
+            new SnapshotMessage("snapshot", Key, doc.Epoch, doc.Seq, doc.ToJson(_parties)), FeedJsonContext.Default.SnapshotMessage);
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace Tprcs.Gateway.Feeds;
 public sealed class FeedConnection
 {
     private readonly object _gate = new();
-    private readonly WebSocket _socket;
+    private readonly FeedTransport _transport;
     private readonly FeedGatewayOptions _options;
     private readonly Queue<OutMessage> _queue = new();
     private readonly Dictionary<string, Tracked> _feeds = new(StringComparer.Ordinal);
@@ -34,10 +34,53 @@ public sealed class FeedConnection
 
     /// <param name="abort">Cancelled when a client that stays behind does not even take its close frame: the socket is then aborted.</param>
     public FeedConnection(WebSocket socket, FeedGatewayOptions options, CancellationTokenSource? abort = null)
+        : this(new WebSocketFeedTransport(socket), options, abort)
     {
-        _socket = socket;
+    }
+
+    /// <param name="transport">The socket; this connection's writer loop is the only code that sends on it.</param>
+    /// <param name="abort">Cancelled when a client that stays behind does not even take its close frame: the socket is then aborted.</param>
+    public FeedConnection(FeedTransport transport, FeedGatewayOptions options, CancellationTokenSource? abort = null)
+    {
+        _transport = transport;
         _options = options;
         _abort = abort;
+    }
+
+    /// <summary>A WebSocket ping frame, the same bytes for every connection that needs the gateway's own pings.</summary>
+    private static readonly OutMessage PingFrame = OutMessage.ControlFrame(WsFrame.Ping, []);
+
+    /// <summary>
+    /// Called by the node's heartbeat loop at this connection's (jittered) time: the heartbeat
+    /// message, and on transports without pings of their own a WebSocket ping. A client silent for
+    /// longer than a heartbeat period plus the keep-alive timeout is dead and its connection aborted.
+    /// </summary>
+    internal void Heartbeat(OutMessage heartbeat)
+    {
+        if (_transport.SendsOwnPings
+            && _transport.SilentForMs > (_options.HeartbeatInterval * 1.2 + _options.KeepAliveTimeout).TotalMilliseconds)
+        {
+            Cancel(_abort);
+            return;
+        }
+
+        Enqueue(heartbeat);
+        if (_transport.SendsOwnPings)
+        {
+            Enqueue(PingFrame);
+        }
+    }
+
+    private static void Cancel(CancellationTokenSource? source)
+    {
+        try
+        {
+            source?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended meanwhile.
+        }
     }
 
     /// <summary>Bytes queued or being written (for tests and metrics); never above the queue bound.</summary>
@@ -122,7 +165,7 @@ public sealed class FeedConnection
                 return;
             }
 
-            var total = _queuedBytes + _inFlightBytes + message.Bytes.Length;
+            var total = _queuedBytes + _inFlightBytes + message.Length;
             if (message.Kind == OutKind.Control && total > 2L * _options.SendQueueBytes)
             {
                 // Control messages are small and few; a client that makes them pile up (pings
@@ -139,7 +182,7 @@ public sealed class FeedConnection
             }
 
             _queue.Enqueue(message);
-            _queuedBytes += message.Bytes.Length;
+            _queuedBytes += message.Length;
         }
 
         _signal.Release();
@@ -161,7 +204,7 @@ public sealed class FeedConnection
         foreach (var m in kept)
         {
             _queue.Enqueue(m);
-            _queuedBytes += m.Bytes.Length;
+            _queuedBytes += m.Length;
         }
 
         foreach (var t in _feeds.Values)
@@ -203,17 +246,7 @@ public sealed class FeedConnection
         // not read at all never lets it, so the socket is aborted after a short grace.
         if (_abort is { } abort)
         {
-            _ = Task.Delay(TimeSpan.FromSeconds(2)).ContinueWith(_ =>
-            {
-                try
-                {
-                    abort.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // The connection ended meanwhile.
-                }
-            }, TaskScheduler.Default);
+            _ = Task.Delay(TimeSpan.FromSeconds(2)).ContinueWith(_ => Cancel(abort), TaskScheduler.Default);
         }
     }
 
@@ -239,8 +272,8 @@ public sealed class FeedConnection
                 // One lock for the whole batch: take it, and decide in order what to send.
                 while (_queue.TryDequeue(out var m))
                 {
-                    _queuedBytes -= m.Bytes.Length;
-                    _inFlightBytes += m.Bytes.Length;
+                    _queuedBytes -= m.Length;
+                    _inFlightBytes += m.Length;
                     if (ShouldSendLocked(m))
                     {
                         batch.Add(m);
@@ -248,10 +281,8 @@ public sealed class FeedConnection
                 }
             }
 
-            foreach (var message in batch)
-            {
-                await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, true, cancellationToken);
-            }
+            // The whole batch in one write where the transport can (one system call, no copy).
+            await _transport.SendAsync(batch, cancellationToken);
 
             lock (_gate)
             {
@@ -271,25 +302,27 @@ public sealed class FeedConnection
                 }
             }
 
-            foreach (var feed in snapshots)
+            if (snapshots.Count > 0)
             {
-                var snapshot = feed.CurrentSnapshot();
-                bool send;
-                lock (_gate)
+                // Taken outside our lock: feeds enqueue under their own lock, so ours must never wait for theirs.
+                batch.Clear();
+                foreach (var feed in snapshots)
                 {
-                    send = ShouldSendLocked(snapshot);
+                    batch.Add(feed.CurrentSnapshot());
                 }
 
-                if (send)
+                lock (_gate)
                 {
-                    await _socket.SendAsync(snapshot.Bytes, WebSocketMessageType.Text, true, cancellationToken);
+                    batch.RemoveAll(snapshot => !ShouldSendLocked(snapshot));
                 }
+
+                await _transport.SendAsync(batch, cancellationToken);
             }
         }
 
-        if (TooSlow && _socket.State == WebSocketState.Open)
+        if (TooSlow)
         {
-            await _socket.CloseOutputAsync((WebSocketCloseStatus)CloseCodes.SlowConsumer, "slow consumer", cancellationToken);
+            await _transport.CloseAsync(CloseCodes.SlowConsumer, "slow consumer", cancellationToken);
         }
     }
 

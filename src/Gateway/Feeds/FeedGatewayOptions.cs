@@ -70,6 +70,14 @@ public sealed class FeedGatewayOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// Serve <c>/ws</c> upgrades on plain-HTTP endpoints at the connection level, with the gateway's
+    /// own WebSocket framing: each update framed once for all clients, a client's queued frames sent
+    /// with one write, no HTTP objects kept per connection. When false (or on TLS endpoints), the
+    /// ASP.NET Core WebSocket path serves them. Default: true.
+    /// </summary>
+    public bool DirectWebSockets { get; set; } = true;
+
     /// <summary>Upper bound of the first-retry window sent to clients. Default: 60 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan MaxRetryWindow { get; set; } = TimeSpan.FromSeconds(60);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.Json.Serialization;
 using Tprcs.Gateway.Api;
 
@@ -64,9 +66,67 @@ public enum OutKind
     Delta = 2,
 }
 
-/// <summary>A serialized server message. Feed messages carry their position so that the writer can keep each feed continuous.</summary>
-public sealed record OutMessage(OutKind Kind, string? Feed, string? Epoch, long Seq, byte[] Bytes)
+/// <summary>
+/// A server message, serialized once and framed once: <see cref="Frame"/> is the whole WebSocket
+/// frame (header and payload). Server frames are not masked, so the same bytes go to every client.
+/// Feed messages carry their position so that the writer can keep each feed continuous.
+/// </summary>
+public sealed class OutMessage
 {
-    public static OutMessage Control<T>(T message, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
-        new(OutKind.Control, null, null, 0, JsonSerializer.SerializeToUtf8Bytes(message, type));
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    private OutMessage(OutKind kind, string? feed, string? epoch, long seq, byte[] frame, int headerLength)
+    {
+        Kind = kind;
+        Feed = feed;
+        Epoch = epoch;
+        Seq = seq;
+        Frame = frame;
+        HeaderLength = headerLength;
+    }
+
+    public OutKind Kind { get; }
+    public string? Feed { get; }
+    public string? Epoch { get; }
+    public long Seq { get; }
+
+    /// <summary>The whole WebSocket frame: header, then payload.</summary>
+    public byte[] Frame { get; }
+
+    public int HeaderLength { get; }
+
+    /// <summary>The message itself (a text message's UTF-8 JSON), for transports that frame on their own.</summary>
+    public ReadOnlyMemory<byte> Payload => Frame.AsMemory(HeaderLength);
+
+    /// <summary>True for the protocol's JSON messages; false for WebSocket control frames (pong).</summary>
+    public bool IsText => (Frame[0] & 0x0F) == WsFrame.Text;
+
+    /// <summary>Bytes this message takes on the wire and in a send queue.</summary>
+    public int Length => Frame.Length;
+
+    public static OutMessage Json<T>(OutKind kind, string? feed, string? epoch, long seq, T message, JsonTypeInfo<T> type)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            JsonSerializer.Serialize(writer, message, type);
+        }
+
+        var frame = WsFrame.Build(WsFrame.Text, buffer.WrittenSpan, out var header);
+        if (buffer.Capacity > 1024 * 1024)
+        {
+            // One huge snapshot must not pin its buffer on this thread for good.
+            t_buffer = null;
+        }
+
+        return new OutMessage(kind, feed, epoch, seq, frame, header);
+    }
+
+    public static OutMessage Control<T>(T message, JsonTypeInfo<T> type) => Json(OutKind.Control, null, null, 0, message, type);
+
+    /// <summary>A WebSocket control frame (pong) that only a transport framing on its own sends.</summary>
+    public static OutMessage ControlFrame(byte opcode, ReadOnlySpan<byte> payload) =>
+        new(OutKind.Control, null, null, 0, WsFrame.Build(opcode, payload, out var header), header);
 }

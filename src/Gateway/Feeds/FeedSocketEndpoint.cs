@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -39,26 +38,38 @@ public sealed partial class FeedSocketHandler(
         }
 
         // Refused before the upgrade costs anything: a draining node, or an exhausted budget.
-        TimeSpan retryAfter;
-        if (node.Draining)
-        {
-            retryAfter = TimeSpan.FromSeconds(1);
-        }
-        else if (!node.Upgrades.TryTake(out retryAfter))
-        {
-            LogOverloaded(logger, retryAfter);
-        }
-        else
+        if (TryAdmit(out var retryAfter, out var refusal))
         {
             await ServeAsync(context);
             return;
         }
 
-        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        await Problems.Unavailable(node.Draining
-            ? "This gateway node is shutting down; connect to another one."
-            : "This gateway node is admitting connections at its limit; retry after the Retry-After delay, with jitter.").ExecuteAsync(context);
+        context.Response.Headers.RetryAfter = RetryAfterSeconds(retryAfter).ToString(CultureInfo.InvariantCulture);
+        await Problems.Unavailable(refusal).ExecuteAsync(context);
     }
+
+    /// <summary>Admission: false (with the delay to announce) for a draining node or a spent upgrade budget.</summary>
+    internal bool TryAdmit(out TimeSpan retryAfter, out string refusal)
+    {
+        if (node.Draining)
+        {
+            retryAfter = TimeSpan.FromSeconds(1);
+            refusal = "This gateway node is shutting down; connect to another one.";
+            return false;
+        }
+
+        if (!node.Upgrades.TryTake(out retryAfter))
+        {
+            LogOverloaded(logger, retryAfter);
+            refusal = "This gateway node is admitting connections at its limit; retry after the Retry-After delay, with jitter.";
+            return false;
+        }
+
+        refusal = "";
+        return true;
+    }
+
+    internal static int RetryAfterSeconds(TimeSpan retryAfter) => Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
 
     private async Task ServeAsync(HttpContext context)
     {
@@ -70,7 +81,21 @@ public sealed partial class FeedSocketHandler(
             KeepAliveTimeout = _settings.KeepAliveTimeout,
         });
         using var close = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var connection = new FeedConnection(socket, _settings, close);
+        await RunSessionAsync(new WebSocketFeedTransport(socket), close);
+    }
+
+    /// <summary>
+    /// One connection's protocol session, whatever the transport: hello, the writer loop, the receive
+    /// loop, and at the end the close frame (after the writer stopped, so that sends never overlap).
+    /// </summary>
+    internal async Task RunSessionAsync(FeedTransport transport, CancellationTokenSource close)
+    {
+        var connection = new FeedConnection(transport, _settings, close);
+        if (transport is DirectFeedTransport direct)
+        {
+            direct.Connection = connection;
+        }
+
         node.Add(connection, close);
         connection.Enqueue(OutMessage.Control(
             new HelloMessage("hello", FeedSocketEndpoint.Protocol, node.NodeId, (int)_settings.HeartbeatInterval.TotalMilliseconds,
@@ -78,11 +103,14 @@ public sealed partial class FeedSocketHandler(
             FeedJsonContext.Default.HelloMessage));
 
         var writer = connection.RunWriterAsync(close.Token);
+        var closeCode = 0;
+        string? closeReason = null;
         try
         {
-            await ReceiveAsync(socket, connection, close.Token);
+            (closeCode, closeReason) = await ReceiveAsync(transport, connection, close.Token);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or System.Net.Sockets.SocketException
+            or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
             // The client went away, or the node closed it at the end of a drain.
         }
@@ -95,12 +123,21 @@ public sealed partial class FeedSocketHandler(
             }
 
             await close.CancelAsync();
-            await Quietly(writer);
-            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            await Quietly(writer.WaitAsync(TimeSpan.FromSeconds(2)));
+            if (!writer.IsCompleted)
             {
-                await Quietly(socket.CloseOutputAsync(
-                    node.Draining ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure,
-                    node.Draining ? "drain" : null, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2)));
+                // Stuck in a send to a client that does not read.
+                transport.Abort();
+                await Quietly(writer);
+            }
+            else
+            {
+                if (closeCode == 0)
+                {
+                    (closeCode, closeReason) = node.Draining ? ((int)WebSocketCloseStatus.EndpointUnavailable, "drain") : ((int)WebSocketCloseStatus.NormalClosure, null);
+                }
+
+                await Quietly(transport.CloseAsync(closeCode, closeReason, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2)));
             }
         }
     }
@@ -117,71 +154,42 @@ public sealed partial class FeedSocketHandler(
         }
     }
 
-    /// <summary>
-    /// Client messages are small (a subscribe is about 100 bytes), so an idle connection waits with
-    /// a small buffer of its own and borrows a large one only for a message that does not fit.
-    /// </summary>
-    private async Task ReceiveAsync(WebSocket socket, FeedConnection connection, CancellationToken cancellationToken)
+    /// <summary>Until the client leaves; returns the close code to send when the client broke a rule (0 otherwise).</summary>
+    private async Task<(int Code, string? Reason)> ReceiveAsync(FeedTransport transport, FeedConnection connection, CancellationToken cancellationToken)
     {
         var max = _settings.MaxClientMessageBytes;
-        var small = new byte[Math.Min(SmallReceiveBuffer, max)];
         while (true)
         {
-            var buffer = small;
-            byte[]? rented = null;
+            var read = await transport.ReceiveAsync(max, cancellationToken);
+            switch (read.Kind)
+            {
+                case ClientReadKind.TooBig:
+                    return ((int)WebSocketCloseStatus.MessageTooBig, $"messages are limited to {max} bytes");
+                case ClientReadKind.ProtocolError:
+                    return ((int)WebSocketCloseStatus.ProtocolError, "WebSocket protocol error");
+                case ClientReadKind.Closed:
+                    return (0, null);
+            }
+
+            if (connection.TooSlow)
+            {
+                return (0, null);
+            }
+
+            ClientMessage? message;
             try
             {
-                var length = 0;
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    if (length >= max || length == buffer.Length)
-                    {
-                        if (length >= max || buffer.Length >= max)
-                        {
-                            await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {max} bytes", cancellationToken);
-                            return;
-                        }
-
-                        rented = ArrayPool<byte>.Shared.Rent(max);
-                        buffer.AsSpan(0, length).CopyTo(rented);
-                        buffer = rented;
-                    }
-
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, max) - length), cancellationToken);
-                    length += result.Count;
-                }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                if (result.MessageType == WebSocketMessageType.Close || connection.TooSlow)
-                {
-                    return;
-                }
-
-                ClientMessage? message;
-                try
-                {
-                    message = JsonSerializer.Deserialize(buffer.AsSpan(0, length), FeedJsonContext.Default.ClientMessage);
-                }
-                catch (JsonException ex)
-                {
-                    Error(connection, null, "bad-message", $"Not a JSON message of the protocol: {ex.Message}");
-                    continue;
-                }
-
-                await HandleAsync(message, connection);
+                message = JsonSerializer.Deserialize(read.Payload.AsSpan(0, read.Length), FeedJsonContext.Default.ClientMessage);
             }
-            finally
+            catch (JsonException ex)
             {
-                if (rented is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(rented);
-                }
+                Error(connection, null, "bad-message", $"Not a JSON message of the protocol: {ex.Message}");
+                continue;
             }
+
+            await HandleAsync(message, connection);
         }
     }
-
-    private const int SmallReceiveBuffer = 256;
 
     private async Task HandleAsync(ClientMessage? message, FeedConnection connection)
     {

@@ -95,7 +95,7 @@ public sealed partial class GatewayNodeState
                 // TryUpdate: a connection removed meanwhile must not be added back.
                 if (_nextHeartbeat.TryUpdate(connection, NextHeartbeatAt(), due))
                 {
-                    connection.Enqueue(message);
+                    connection.Heartbeat(message);
                 }
             }
         }

@@ -68,6 +68,12 @@ public static class TprcsGatewayExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FeedHub>());
         builder.Services.AddSingleton<GatewayNodeState>();
         builder.Services.AddSingleton<FeedSocketHandler>();
+        if (builder.Configuration.GetSection(FeedGatewayOptions.Section).GetValue(nameof(FeedGatewayOptions.DirectWebSockets), true))
+        {
+            builder.Services.AddSingleton<DirectFeedListener>();
+            builder.WebHost.ConfigureKestrel(DirectFeedListener.Register);
+        }
+
         builder.Services.AddHostedService<NodeAnnouncer>();
         // Shutdown waits for the drain: clients leave over the drain window, then the rest are closed.
         var drain = builder.Configuration.GetSection(FeedGatewayOptions.Section).GetValue("DrainWindow", TimeSpan.FromSeconds(10));

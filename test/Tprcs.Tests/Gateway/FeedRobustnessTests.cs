@@ -92,13 +92,16 @@ public class FeedRobustnessTests
         Assert.Equal((WebSocketCloseStatus)CloseCodes.SlowConsumer, blocked.CloseStatus);
     }
 
-    [Fact]
-    public async Task Upgrades_beyond_the_admission_budget_get_503_with_retry_after_before_the_upgrade()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Upgrades_beyond_the_admission_budget_get_503_with_retry_after_before_the_upgrade(bool direct)
     {
         await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
         {
             ["Tprcs:Feeds:Gateway:AdmissionPerSecond"] = "1",
             ["Tprcs:Feeds:Gateway:AdmissionBurst"] = "2",
+            ["Tprcs:Feeds:Gateway:DirectWebSockets"] = direct ? "true" : "false",
         });
         await using var first = await FeedTestClient.ConnectAsync(g.WebSocketUri);
         await using var second = await FeedTestClient.ConnectAsync(g.WebSocketUri);

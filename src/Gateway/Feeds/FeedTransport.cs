@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections;
+
+namespace Tprcs.Gateway.Feeds;
+
+/// <summary>What a transport read from its client.</summary>
+public enum ClientReadKind
+{
+    /// <summary>One whole message (text or binary).</summary>
+    Message,
+    /// <summary>The client closed, or the connection ended.</summary>
+    Closed,
+    /// <summary>The message is longer than allowed (close 1009).</summary>
+    TooBig,
+    /// <summary>The client broke the WebSocket protocol (close 1002).</summary>
+    ProtocolError,
+}
+
+public readonly record struct ClientRead(ClientReadKind Kind, byte[]? Payload = null, int Length = 0)
+{
+    public static ClientRead Closed => new(ClientReadKind.Closed);
+}
+
+/// <summary>
+/// The socket under one observer's connection. Only the connection's writer loop sends (and, once it
+/// has stopped, the session's close); only the session's receive loop receives.
+/// </summary>
+public abstract class FeedTransport
+{
+    /// <summary>Writes the messages in order; where it can, with one write for all of them.</summary>
+    public abstract ValueTask SendAsync(IReadOnlyList<OutMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>The next whole client message, at most <paramref name="maxBytes"/> long.</summary>
+    public abstract ValueTask<ClientRead> ReceiveAsync(int maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Sends a close frame unless one was sent already.</summary>
+    public abstract Task CloseAsync(int code, string? reason, CancellationToken cancellationToken);
+
+    /// <summary>Drops the connection at once (a client that does not even take its close frame).</summary>
+    public abstract void Abort();
+
+    /// <summary>True when the gateway itself must send WebSocket pings with its heartbeats and watch for the answers.</summary>
+    public virtual bool SendsOwnPings => false;
+
+    /// <summary>Milliseconds since the client last sent anything (only meaningful when <see cref="SendsOwnPings"/>).</summary>
+    public virtual long SilentForMs => 0;
+}
+
+/// <summary>
+/// A connection accepted by ASP.NET Core's WebSocket middleware (the path for TLS endpoints, HTTP/2
+/// and upgrades on a reused connection). Its pings and pongs are the WebSocket's own.
+/// </summary>
+public sealed class WebSocketFeedTransport(WebSocket socket) : FeedTransport
+{
+    private const int SmallReceiveBuffer = 256;
+    private byte[]? _small;
+
+    public override async ValueTask SendAsync(IReadOnlyList<OutMessage> messages, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i].IsText)
+            {
+                await socket.SendAsync(messages[i].Payload, WebSocketMessageType.Text, true, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Client messages are small (a subscribe is about 100 bytes), so an idle connection waits with
+    /// a small buffer of its own and borrows a large one only for a message that does not fit.
+    /// </summary>
+    public override async ValueTask<ClientRead> ReceiveAsync(int maxBytes, CancellationToken cancellationToken)
+    {
+        var buffer = _small ??= new byte[Math.Min(SmallReceiveBuffer, maxBytes)];
+        byte[]? rented = null;
+        try
+        {
+            var length = 0;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= maxBytes)
+                    {
+                        return new ClientRead(ClientReadKind.TooBig);
+                    }
+
+                    rented = ArrayPool<byte>.Shared.Rent(maxBytes);
+                    buffer.AsSpan(0, length).CopyTo(rented);
+                    buffer = rented;
+                }
+
+                result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, maxBytes) - length), cancellationToken);
+                length += result.Count;
+            }
+            while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+            return result.MessageType == WebSocketMessageType.Close
+                ? ClientRead.Closed
+                : new ClientRead(ClientReadKind.Message, buffer.AsSpan(0, length).ToArray(), length);
+        }
+        catch (WebSocketException)
+        {
+            return ClientRead.Closed;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    public override Task CloseAsync(int code, string? reason, CancellationToken cancellationToken) =>
+        socket.State is WebSocketState.Open or WebSocketState.CloseReceived
+            ? socket.CloseOutputAsync((WebSocketCloseStatus)code, reason, cancellationToken)
+            : Task.CompletedTask;
+
+    public override void Abort() => socket.Abort();
+}
+
+/// <summary>
+/// A connection the gateway upgraded itself at the connection level (plain-HTTP endpoints): frames
+/// are parsed from the transport's input pipe and written straight to the socket, a batch of
+/// queued frames with one gather write, with no copy (the frames are shared by every client).
+/// An idle connection holds no buffer at all.
+/// </summary>
+public sealed class DirectFeedTransport(Socket socket, PipeReader input, ConnectionContext connection) : FeedTransport
+{
+    private const int MaxSegmentsPerWrite = 64;
+    private int _closeSent;
+    private long _lastReceived = Environment.TickCount64;
+
+    /// <summary>Where answers to the client's pings go: the connection's own send queue.</summary>
+    public FeedConnection? Connection { get; set; }
+
+    public override bool SendsOwnPings => true;
+    public override long SilentForMs => Environment.TickCount64 - Volatile.Read(ref _lastReceived);
+
+    public override async ValueTask SendAsync(IReadOnlyList<OutMessage> messages, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _closeSent) != 0 || messages.Count == 0)
+        {
+            return;
+        }
+
+        if (messages.Count == 1)
+        {
+            await socket.SendAsync(messages[0].Frame.AsMemory(), SocketFlags.None, cancellationToken);
+            return;
+        }
+
+        var segments = new List<ArraySegment<byte>>(Math.Min(messages.Count, MaxSegmentsPerWrite));
+        for (var i = 0; i < messages.Count; i++)
+        {
+            segments.Add(messages[i].Frame);
+            if (segments.Count == MaxSegmentsPerWrite || i == messages.Count - 1)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await socket.SendAsync(segments, SocketFlags.None);
+                segments.Clear();
+            }
+        }
+    }
+
+    public override async ValueTask<ClientRead> ReceiveAsync(int maxBytes, CancellationToken cancellationToken)
+    {
+        byte[]? message = null;
+        var length = 0;
+        var inMessage = false;
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            while (true)
+            {
+                var status = WsFrame.TryParse(buffer, maxBytes - length, out var header, out var payload);
+                if (status == WsFrame.ParseStatus.NeedMore)
+                {
+                    break;
+                }
+
+                if (status != WsFrame.ParseStatus.Frame)
+                {
+                    input.AdvanceTo(buffer.Start);
+                    return new ClientRead(status == WsFrame.ParseStatus.TooBig ? ClientReadKind.TooBig : ClientReadKind.ProtocolError);
+                }
+
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
+                buffer = buffer.Slice(header.Length);
+                switch (header.Opcode)
+                {
+                    case WsFrame.Close:
+                        input.AdvanceTo(buffer.Start);
+                        return ClientRead.Closed;
+                    case WsFrame.Ping:
+                        var ping = new byte[header.PayloadLength];
+                        WsFrame.Unmask(payload, header.MaskKey, ping);
+                        Connection?.Enqueue(OutMessage.ControlFrame(WsFrame.Pong, ping));
+                        continue;
+                    case WsFrame.Pong:
+                        continue;
+                    case WsFrame.Continuation when !inMessage:
+                    case WsFrame.Text or WsFrame.Binary when inMessage:
+                        input.AdvanceTo(buffer.Start);
+                        return new ClientRead(ClientReadKind.ProtocolError);
+                }
+
+                inMessage = true;
+                if (message is null || message.Length < length + header.PayloadLength)
+                {
+                    Array.Resize(ref message, length + header.PayloadLength);
+                }
+
+                WsFrame.Unmask(payload, header.MaskKey, message.AsSpan(length, header.PayloadLength));
+                length += header.PayloadLength;
+                if (header.Fin)
+                {
+                    // Frames after this one stay in the pipe (examined up to here) for the next call.
+                    input.AdvanceTo(buffer.Start);
+                    return new ClientRead(ClientReadKind.Message, message, length);
+                }
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return ClientRead.Closed;
+            }
+        }
+    }
+
+    public override async Task CloseAsync(int code, string? reason, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _closeSent, 1) == 0)
+        {
+            await socket.SendAsync(WsFrame.BuildClose(code, reason).AsMemory(), SocketFlags.None, cancellationToken);
+        }
+    }
+
+    public override void Abort() => connection.Abort();
+}

@@ -1,0 +1,361 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Tprcs.Gateway.Feeds;
+using Tprcs.Tests.Support;
+
+namespace Tprcs.Tests.Gateway;
+
+/// <summary>
+/// The gateway's own WebSocket transport (connection-level upgrade of <c>/ws</c> on plain-HTTP
+/// endpoints), driven byte by byte with a raw TCP client, and the ASP.NET Core path it falls back to.
+/// </summary>
+public class DirectWebSocketTests
+{
+    private const string Root = $"{TestGateway.Election}/ED";
+
+    [Fact]
+    public async Task The_handshake_is_answered_by_the_gateway_itself_and_fragmented_messages_and_pings_are_handled()
+    {
+        await using var g = await TestGateway.StartAsync();
+        using var ws = await RawWebSocket.ConnectAsync(g.BaseAddress);
+        Assert.Contains("HTTP/1.1 101", ws.ResponseHead);
+        Assert.Contains($"Sec-WebSocket-Accept: {ws.ExpectedAccept}", ws.ResponseHead);
+        Assert.Contains("Sec-WebSocket-Protocol: tprcs.v1", ws.ResponseHead);
+        // The connection-level path answers without Kestrel's HTTP response headers.
+        Assert.DoesNotContain("Server: Kestrel", ws.ResponseHead);
+        Assert.Equal("hello", (string?)(await ws.NextJsonAsync("hello"))["type"]);
+
+        // A subscribe in two fragments, with a ping between them (control frames may interleave).
+        var subscribe = Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{Root}}"}""");
+        await ws.SendFrameAsync(WsFrame.Text, subscribe.AsSpan(0, 10).ToArray(), fin: false);
+        await ws.SendFrameAsync(WsFrame.Ping, "are you there"u8.ToArray());
+        await ws.SendFrameAsync(WsFrame.Continuation, subscribe.AsSpan(10).ToArray());
+
+        var pong = await ws.NextFrameAsync(f => f.Opcode == WsFrame.Pong, "a pong");
+        Assert.Equal("are you there", Encoding.UTF8.GetString(pong.Payload));
+        var snapshot = await ws.NextJsonAsync("snapshot");
+        Assert.Equal(Root, (string?)snapshot["feed"]);
+        Assert.True((long)snapshot["seq"]! >= 0);
+
+        // A normal close is answered with a close frame.
+        await ws.SendFrameAsync(WsFrame.Close, [0x03, 0xE8]);
+        var close = await ws.NextFrameAsync(f => f.Opcode == WsFrame.Close, "the close answer");
+        Assert.Equal(1000, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
+    }
+
+    [Fact]
+    public async Task An_unmasked_frame_is_closed_with_1002_and_a_message_over_the_limit_with_1009()
+    {
+        await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
+        {
+            ["Tprcs:Feeds:Gateway:MaxClientMessageBytes"] = "512",
+        });
+
+        using (var ws = await RawWebSocket.ConnectAsync(g.BaseAddress))
+        {
+            await ws.NextJsonAsync("hello");
+            await ws.SendFrameAsync(WsFrame.Text, "{\"type\":\"ping\"}"u8.ToArray(), mask: false);
+            var close = await ws.NextFrameAsync(f => f.Opcode == WsFrame.Close, "a close for the unmasked frame");
+            Assert.Equal(1002, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
+        }
+
+        using (var ws = await RawWebSocket.ConnectAsync(g.BaseAddress))
+        {
+            await ws.NextJsonAsync("hello");
+            await ws.SendFrameAsync(WsFrame.Text, Encoding.UTF8.GetBytes("{\"type\":\"ping\",\"feed\":\"" + new string('x', 600) + "\"}"));
+            var close = await ws.NextFrameAsync(f => f.Opcode == WsFrame.Close, "a close for the long message");
+            Assert.Equal(1009, BinaryPrimitives.ReadUInt16BigEndian(close.Payload));
+            Assert.Contains("512", Encoding.UTF8.GetString(close.Payload.AsSpan(2)));
+        }
+    }
+
+    [Fact]
+    public async Task A_client_that_answers_no_ping_is_dropped_while_one_that_answers_stays()
+    {
+        await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
+        {
+            ["Tprcs:Feeds:Gateway:HeartbeatInterval"] = "00:00:00.200",
+            ["Tprcs:Feeds:Gateway:KeepAliveTimeout"] = "00:00:01",
+        });
+        await using var answering = await FeedTestClient.ConnectAsync(g.WebSocketUri);
+        using var silent = await RawWebSocket.ConnectAsync(g.BaseAddress);
+        await silent.NextJsonAsync("hello");
+        var pings = 0;
+
+        // The silent client reads everything but never answers: the node must drop it.
+        var ended = await silent.ReadUntilClosedAsync(f => pings += f.Opcode == WsFrame.Ping ? 1 : 0, TimeSpan.FromSeconds(15),
+            "the gateway dropping a client that answers no ping");
+        Assert.True(ended);
+        Assert.True(pings >= 2, $"only {pings} ping(s) before the drop");
+
+        // ClientWebSocket answers pings by itself; it is still served heartbeats after the drop.
+        await answering.NextOfTypeAsync("heartbeat");
+        await answering.NextOfTypeAsync("heartbeat");
+        Assert.Equal(WebSocketState.Open, answering.State);
+    }
+
+    [Fact]
+    public async Task Other_requests_on_the_same_port_reach_the_normal_pipeline()
+    {
+        await using var g = await TestGateway.StartAsync();
+        Assert.Equal("ok", await g.Http.GetStringAsync("/healthz"));
+        var plain = await g.Http.GetAsync("/ws");
+        Assert.Equal(HttpStatusCode.BadRequest, plain.StatusCode);
+        Assert.Contains("WebSocket required", await plain.Content.ReadAsStringAsync());
+        var notWs = await g.Http.GetAsync("/wsx");
+        Assert.Equal(HttpStatusCode.NotFound, notWs.StatusCode);
+    }
+
+    [Fact]
+    public async Task With_direct_sockets_off_the_aspnet_path_serves_the_same_protocol()
+    {
+        await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
+        {
+            ["Tprcs:Feeds:Gateway:DirectWebSockets"] = "false",
+        });
+        using (var raw = await RawWebSocket.ConnectAsync(g.BaseAddress))
+        {
+            // Kestrel's own 101 this time.
+            Assert.Contains("Server: Kestrel", raw.ResponseHead);
+        }
+
+        await using var client = await FeedTestClient.ConnectAsync(g.WebSocketUri);
+        await client.NextOfTypeAsync("hello");
+        await client.SubscribeAsync(Root);
+        var doc = new FeedDoc(await client.NextOfTypeAsync("snapshot", Root));
+        var unit = Bodies.Unit(77);
+        var response = await g.Agent_.PostAsJsonAsync($"/api/v1/elections/{TestGateway.Election}/submissions", Bodies.Sheet(Bodies.NewId("fb"), unit));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        await client.NextAsync(m =>
+        {
+            if ((string?)m["feed"] == Root && (string?)m["type"] == "delta")
+            {
+                doc.Apply(m);
+            }
+
+            return (long)doc.Totals["units"]!["reported"]! >= 1;
+        }, "the national feed counting the sheet through the ASP.NET path");
+    }
+
+    [Theory]
+    [InlineData(125, 2)]
+    [InlineData(126, 4)]
+    [InlineData(65_535, 4)]
+    [InlineData(65_536, 10)]
+    public void Server_frames_use_the_shortest_length_encoding(int length, int header)
+    {
+        var frame = WsFrame.Build(WsFrame.Text, new byte[length], out var headerLength);
+        Assert.Equal(header, headerLength);
+        Assert.Equal(0x81, frame[0]);
+        Assert.Equal(length + header, frame.Length);
+    }
+
+    [Fact]
+    public void Client_frames_are_parsed_only_when_whole_masked_and_within_the_limit()
+    {
+        var payload = Encoding.UTF8.GetBytes("{\"type\":\"ping\"}");
+        var frame = RawWebSocket.Frame(WsFrame.Text, payload, fin: true, mask: true);
+
+        for (var cut = 0; cut < frame.Length; cut++)
+        {
+            Assert.Equal(WsFrame.ParseStatus.NeedMore, WsFrame.TryParse(new ReadOnlySequence<byte>(frame, 0, cut), 4096, out _, out _));
+        }
+
+        Assert.Equal(WsFrame.ParseStatus.Frame, WsFrame.TryParse(new ReadOnlySequence<byte>(frame), 4096, out var h, out var body));
+        Assert.Equal(frame.Length, h.Length);
+        var unmasked = new byte[h.PayloadLength];
+        WsFrame.Unmask(body, h.MaskKey, unmasked);
+        Assert.Equal(payload, unmasked);
+
+        Assert.Equal(WsFrame.ParseStatus.TooBig, WsFrame.TryParse(new ReadOnlySequence<byte>(frame), payload.Length - 1, out _, out _));
+        Assert.Equal(WsFrame.ParseStatus.ProtocolError,
+            WsFrame.TryParse(new ReadOnlySequence<byte>(RawWebSocket.Frame(WsFrame.Text, payload, fin: true, mask: false)), 4096, out _, out _));
+        Assert.Equal(WsFrame.ParseStatus.ProtocolError,
+            WsFrame.TryParse(new ReadOnlySequence<byte>(RawWebSocket.Frame(WsFrame.Ping, payload, fin: false, mask: true)), 4096, out _, out _));
+        Assert.Equal(WsFrame.ParseStatus.ProtocolError,
+            WsFrame.TryParse(new ReadOnlySequence<byte>(RawWebSocket.Frame(0x3, payload, fin: true, mask: true)), 4096, out _, out _));
+    }
+}
+
+/// <summary>A WebSocket client written out by hand, to send exactly the bytes a test needs.</summary>
+internal sealed class RawWebSocket : IDisposable
+{
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+    private readonly List<byte> _pending = [];
+
+    private RawWebSocket(TcpClient tcp, string key)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+        ExpectedAccept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+    }
+
+    public string ResponseHead { get; private set; } = "";
+    public string ExpectedAccept { get; }
+
+    public readonly record struct Frame_(bool Fin, byte Opcode, byte[] Payload);
+
+    public static async Task<RawWebSocket> ConnectAsync(Uri baseAddress)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(baseAddress.Host, baseAddress.Port).WaitAsync(TimeSpan.FromSeconds(10));
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        var ws = new RawWebSocket(tcp, key);
+        var request = $"GET /ws HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tprcs.v1\r\n\r\n";
+        await ws._stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        var head = new List<byte>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var one = new byte[1];
+        while (head.Count < 4 || !(head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n'))
+        {
+            if (await ws._stream.ReadAsync(one, timeout.Token) == 0)
+            {
+                throw new IOException($"the gateway closed during the handshake after: {Encoding.ASCII.GetString(head.ToArray())}");
+            }
+
+            head.Add(one[0]);
+        }
+
+        ws.ResponseHead = Encoding.ASCII.GetString(head.ToArray());
+        return ws;
+    }
+
+    public static byte[] Frame(byte opcode, byte[] payload, bool fin, bool mask)
+    {
+        var frame = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
+        var maskBit = mask ? 0x80 : 0;
+        if (payload.Length < 126)
+        {
+            frame.Add((byte)(maskBit | payload.Length));
+        }
+        else
+        {
+            frame.Add((byte)(maskBit | 126));
+            frame.Add((byte)(payload.Length >> 8));
+            frame.Add((byte)payload.Length);
+        }
+
+        var key = mask ? RandomNumberGenerator.GetBytes(4) : [0, 0, 0, 0];
+        if (mask)
+        {
+            frame.AddRange(key);
+        }
+
+        frame.AddRange(payload.Select((b, i) => (byte)(b ^ key[i & 3])));
+        return frame.ToArray();
+    }
+
+    public Task SendFrameAsync(byte opcode, byte[] payload, bool fin = true, bool mask = true) =>
+        _stream.WriteAsync(Frame(opcode, payload, fin, mask)).AsTask();
+
+    /// <summary>The next frame the server sends; null when the connection ended.</summary>
+    private async Task<Frame_?> ReadFrameAsync(CancellationToken cancellationToken)
+    {
+        if (!await FillAsync(2, cancellationToken))
+        {
+            return null;
+        }
+
+        var length = _pending[1] & 0x7F;
+        var header = length == 126 ? 4 : length == 127 ? 10 : 2;
+        if (!await FillAsync(header, cancellationToken))
+        {
+            return null;
+        }
+
+        long payloadLength = length == 126 ? (_pending[2] << 8) | _pending[3]
+            : length == 127 ? BinaryPrimitives.ReadInt64BigEndian(_pending.GetRange(2, 8).ToArray()) : length;
+        Assert.Equal(0, _pending[1] & 0x80); // server frames are never masked
+        if (!await FillAsync(header + (int)payloadLength, cancellationToken))
+        {
+            return null;
+        }
+
+        var frame = new Frame_((_pending[0] & 0x80) != 0, (byte)(_pending[0] & 0x0F), _pending.GetRange(header, (int)payloadLength).ToArray());
+        _pending.RemoveRange(0, header + (int)payloadLength);
+        return frame;
+    }
+
+    private async Task<bool> FillAsync(int count, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[4096];
+        while (_pending.Count < count)
+        {
+            int n;
+            try
+            {
+                n = await _stream.ReadAsync(buffer, cancellationToken);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+
+            if (n == 0)
+            {
+                return false;
+            }
+
+            _pending.AddRange(buffer.AsSpan(0, n));
+        }
+
+        return true;
+    }
+
+    public async Task<Frame_> NextFrameAsync(Func<Frame_, bool> match, string what, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        try
+        {
+            while (true)
+            {
+                var frame = await ReadFrameAsync(cts.Token) ?? throw new Xunit.Sdk.XunitException($"The connection ended before {what}.");
+                if (match(frame))
+                {
+                    return frame;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"Timed out waiting for {what}.");
+        }
+    }
+
+    public async Task<JsonObject> NextJsonAsync(string type)
+    {
+        var frame = await NextFrameAsync(f => f.Opcode == WsFrame.Text && (string?)JsonNode.Parse(f.Payload)!["type"] == type, $"a '{type}' message");
+        Assert.True(frame.Fin);
+        return JsonNode.Parse(frame.Payload)!.AsObject();
+    }
+
+    /// <summary>Reads frames until the server ends the connection; false when the time runs out first.</summary>
+    public async Task<bool> ReadUntilClosedAsync(Action<Frame_> onFrame, TimeSpan timeout, string what)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (await ReadFrameAsync(cts.Token) is { } frame)
+            {
+                onFrame(frame);
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"Timed out waiting for {what}.");
+        }
+    }
+
+    public void Dispose() => _tcp.Dispose();
+}
