@@ -8,14 +8,19 @@ namespace Tprcs.Gateway.Feeds;
 /// queue overflows, its feed messages are dropped and each feed is brought back with one fresh
 /// snapshot once the client catches up; the writer also keeps every feed's sequence continuous.
 /// </summary>
-public sealed class FeedConnection
+public sealed class FeedConnection : IThreadPoolWorkItem
 {
     private readonly object _gate = new();
     private readonly FeedTransport _transport;
     private readonly FeedGatewayOptions _options;
     private readonly Queue<OutMessage> _queue = new();
     private readonly Dictionary<string, Tracked> _feeds = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _signal = new(0);
+    private readonly List<OutMessage> _batch = [];
+    private bool _writerStarted;
+    private bool _writerBusy;
+    private bool _writerStopped;
+    private CancellationToken _writerToken;
+    private TaskCompletionSource? _writerDone;
     private long _queuedBytes;
     private long _inFlightBytes;
     private int _overflows;
@@ -145,6 +150,7 @@ public sealed class FeedConnection
     /// <summary>Never blocks. Called by feeds under their own lock, so it must stay short.</summary>
     public void Enqueue(OutMessage message)
     {
+        bool schedule;
         lock (_gate)
         {
             if (TooSlow)
@@ -183,9 +189,13 @@ public sealed class FeedConnection
 
             _queue.Enqueue(message);
             _queuedBytes += message.Length;
+            schedule = TryStartDrainLocked();
         }
 
-        _signal.Release();
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
     }
 
     // Called under _gate: drop the feed messages, keep control messages, and owe each feed a snapshot.
@@ -210,6 +220,12 @@ public sealed class FeedConnection
         foreach (var t in _feeds.Values)
         {
             t.NeedsSnapshot = true;
+        }
+
+        // An idle writer must still bring the feeds back.
+        if (TryStartDrainLocked())
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
@@ -241,7 +257,11 @@ public sealed class FeedConnection
         TooSlow = true;
         _queue.Clear();
         _queuedBytes = 0;
-        _signal.Release();
+        if (TryStartDrainLocked())
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
         // The writer closes with 4008 as soon as its current send completes; a client that does
         // not read at all never lets it, so the socket is aborted after a short grace.
         if (_abort is { } abort)
@@ -250,80 +270,191 @@ public sealed class FeedConnection
         }
     }
 
-    /// <summary>The writer loop: one per connection, the only code that writes to the socket.</summary>
-    public async Task RunWriterAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts this connection's writer: from now on, queued messages are sent by one drain at a time,
+    /// run on the thread pool only while there is something to send (an idle connection holds no
+    /// task, no timer and no buffer). The only code that writes to the socket. The task ends when the
+    /// writer stops: cancelled, failed, or after closing a client that stayed behind with 4008.
+    /// </summary>
+    public Task RunWriterAsync(CancellationToken cancellationToken)
     {
-        var batch = new List<OutMessage>();
-        var snapshots = new List<Feed>();
-        while (!cancellationToken.IsCancellationRequested)
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool schedule;
+        lock (_gate)
         {
-            await _signal.WaitAsync(cancellationToken);
-            batch.Clear();
-            snapshots.Clear();
-            lock (_gate)
+            _writerToken = cancellationToken;
+            _writerDone = done;
+            _writerStarted = true;
+            schedule = TryStartDrainLocked();
+        }
+
+        cancellationToken.UnsafeRegister(static state => ((FeedConnection)state!).OnWriterCancelled(), this);
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        return done.Task;
+    }
+
+    // Called under _gate: true when the caller must schedule a drain (none is scheduled or running).
+    private bool TryStartDrainLocked()
+    {
+        if (!_writerStarted || _writerBusy || _writerStopped)
+        {
+            return false;
+        }
+
+        _writerBusy = true;
+        return true;
+    }
+
+    private void OnWriterCancelled()
+    {
+        lock (_gate)
+        {
+            _writerStopped = true;
+            if (_writerBusy)
             {
-                if (TooSlow)
-                {
-                    break;
-                }
-
-                _overflowedThisBatch = false;
-
-                // One lock for the whole batch: take it, and decide in order what to send.
-                while (_queue.TryDequeue(out var m))
-                {
-                    _queuedBytes -= m.Length;
-                    _inFlightBytes += m.Length;
-                    if (ShouldSendLocked(m))
-                    {
-                        batch.Add(m);
-                    }
-                }
+                // The running drain sees the cancellation and ends the writer.
+                return;
             }
+        }
 
-            // The whole batch in one write where the transport can (one system call, no copy).
-            await _transport.SendAsync(batch, cancellationToken);
+        _writerDone?.TrySetCanceled(_writerToken);
+    }
 
-            lock (_gate)
+    void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
+
+    /// <summary>Sends until the queue is empty: each batch with one write, then the snapshots feeds are owed.</summary>
+    private async Task DrainAsync()
+    {
+        var batch = _batch;
+        try
+        {
+            while (true)
             {
-                _inFlightBytes = 0;
-                foreach (var t in _feeds.Values)
-                {
-                    if (t.NeedsSnapshot)
-                    {
-                        snapshots.Add(t.Feed);
-                    }
-                }
-
-                if (_queue.Count == 0)
-                {
-                    // Caught up: the client is no longer behind.
-                    _overflows = 0;
-                }
-            }
-
-            if (snapshots.Count > 0)
-            {
-                // Taken outside our lock: feeds enqueue under their own lock, so ours must never wait for theirs.
                 batch.Clear();
-                foreach (var feed in snapshots)
-                {
-                    batch.Add(feed.CurrentSnapshot());
-                }
-
+                bool close;
                 lock (_gate)
                 {
-                    batch.RemoveAll(snapshot => !ShouldSendLocked(snapshot));
+                    if (_writerToken.IsCancellationRequested)
+                    {
+                        _writerBusy = false;
+                        _writerStopped = true;
+                        _writerDone!.TrySetCanceled(_writerToken);
+                        return;
+                    }
+
+                    close = TooSlow;
+                    if (!close)
+                    {
+                        _overflowedThisBatch = false;
+                        // One lock for the whole batch: take it, and decide in order what to send.
+                        while (_queue.TryDequeue(out var m))
+                        {
+                            _queuedBytes -= m.Length;
+                            _inFlightBytes += m.Length;
+                            if (ShouldSendLocked(m))
+                            {
+                                batch.Add(m);
+                            }
+                        }
+
+                        if (batch.Count == 0 && _inFlightBytes == 0 && !OwesSnapshotLocked())
+                        {
+                            _writerBusy = false;
+                            return;
+                        }
+                    }
                 }
 
-                await _transport.SendAsync(batch, cancellationToken);
+                if (close)
+                {
+                    await _transport.CloseAsync(CloseCodes.SlowConsumer, "slow consumer", _writerToken);
+                    lock (_gate)
+                    {
+                        _writerBusy = false;
+                        _writerStopped = true;
+                    }
+
+                    _writerDone!.TrySetResult();
+                    return;
+                }
+
+                // The whole batch in one write where the transport can (one system call, no copy).
+                if (batch.Count > 0)
+                {
+                    await _transport.SendAsync(batch, _writerToken);
+                }
+
+                List<Feed>? snapshots = null;
+                lock (_gate)
+                {
+                    _inFlightBytes = 0;
+                    foreach (var t in _feeds.Values)
+                    {
+                        if (t.NeedsSnapshot)
+                        {
+                            (snapshots ??= []).Add(t.Feed);
+                        }
+                    }
+
+                    if (_queue.Count == 0)
+                    {
+                        // Caught up: the client is no longer behind.
+                        _overflows = 0;
+                    }
+                }
+
+                if (snapshots is not null)
+                {
+                    // Taken outside our lock: feeds enqueue under their own lock, so ours must never wait for theirs.
+                    batch.Clear();
+                    foreach (var feed in snapshots)
+                    {
+                        batch.Add(feed.CurrentSnapshot());
+                    }
+
+                    lock (_gate)
+                    {
+                        batch.RemoveAll(snapshot => !ShouldSendLocked(snapshot));
+                    }
+
+                    await _transport.SendAsync(batch, _writerToken);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            lock (_gate)
+            {
+                _writerBusy = false;
+                _writerStopped = true;
+            }
+
+            if (ex is OperationCanceledException)
+            {
+                _writerDone!.TrySetCanceled(_writerToken);
+            }
+            else
+            {
+                _writerDone!.TrySetException(ex);
+            }
+        }
+    }
+
+    private bool OwesSnapshotLocked()
+    {
+        foreach (var t in _feeds.Values)
+        {
+            if (t.NeedsSnapshot)
+            {
+                return true;
             }
         }
 
-        if (TooSlow)
-        {
-            await _transport.CloseAsync(CloseCodes.SlowConsumer, "slow consumer", cancellationToken);
-        }
+        return false;
     }
 
     /// <summary>Keeps each feed continuous: drops stale or duplicate deltas, turns a gap into a snapshot. Called under _gate.</summary>

@@ -169,71 +169,103 @@ public sealed class DirectFeedTransport(Socket socket, PipeReader input, Connect
         }
     }
 
+    /// <summary>
+    /// Every whole frame that has arrived is parsed and copied out at once, so the transport's
+    /// buffer goes back to its pool while the messages are handled (a subscribe can take a while).
+    /// </summary>
     public override async ValueTask<ClientRead> ReceiveAsync(int maxBytes, CancellationToken cancellationToken)
     {
-        byte[]? message = null;
-        var length = 0;
-        var inMessage = false;
         while (true)
         {
-            var result = await input.ReadAsync(cancellationToken);
-            var buffer = result.Buffer;
-            while (true)
+            if (_ready is { Count: > 0 } ready)
             {
-                var status = WsFrame.TryParse(buffer, maxBytes - length, out var header, out var payload);
-                if (status == WsFrame.ParseStatus.NeedMore)
-                {
-                    break;
-                }
-
-                if (status != WsFrame.ParseStatus.Frame)
-                {
-                    input.AdvanceTo(buffer.Start);
-                    return new ClientRead(status == WsFrame.ParseStatus.TooBig ? ClientReadKind.TooBig : ClientReadKind.ProtocolError);
-                }
-
-                Volatile.Write(ref _lastReceived, Environment.TickCount64);
-                buffer = buffer.Slice(header.Length);
-                switch (header.Opcode)
-                {
-                    case WsFrame.Close:
-                        input.AdvanceTo(buffer.Start);
-                        return ClientRead.Closed;
-                    case WsFrame.Ping:
-                        var ping = new byte[header.PayloadLength];
-                        WsFrame.Unmask(payload, header.MaskKey, ping);
-                        Connection?.Enqueue(OutMessage.ControlFrame(WsFrame.Pong, ping));
-                        continue;
-                    case WsFrame.Pong:
-                        continue;
-                    case WsFrame.Continuation when !inMessage:
-                    case WsFrame.Text or WsFrame.Binary when inMessage:
-                        input.AdvanceTo(buffer.Start);
-                        return new ClientRead(ClientReadKind.ProtocolError);
-                }
-
-                inMessage = true;
-                if (message is null || message.Length < length + header.PayloadLength)
-                {
-                    Array.Resize(ref message, length + header.PayloadLength);
-                }
-
-                WsFrame.Unmask(payload, header.MaskKey, message.AsSpan(length, header.PayloadLength));
-                length += header.PayloadLength;
-                if (header.Fin)
-                {
-                    // Frames after this one stay in the pipe (examined up to here) for the next call.
-                    input.AdvanceTo(buffer.Start);
-                    return new ClientRead(ClientReadKind.Message, message, length);
-                }
+                return ready.Dequeue();
             }
 
-            input.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted || result.IsCanceled)
+            if (_ended)
             {
                 return ClientRead.Closed;
             }
+
+            var result = await input.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            var ended = ParseAll(ref buffer, maxBytes);
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (!ended && (result.IsCompleted || result.IsCanceled))
+            {
+                Ready(ClientRead.Closed);
+            }
         }
+    }
+
+    // A message being assembled from fragments, and messages parsed but not yet handled.
+    private byte[]? _message;
+    private int _length;
+    private bool _inMessage;
+    private bool _ended;
+    private Queue<ClientRead>? _ready;
+
+    private void Ready(ClientRead read)
+    {
+        (_ready ??= new Queue<ClientRead>(2)).Enqueue(read);
+        _ended |= read.Kind != ClientReadKind.Message;
+    }
+
+    /// <summary>Parses the whole frames at the start of <paramref name="buffer"/>; true once the connection's input has ended (close or error).</summary>
+    private bool ParseAll(ref ReadOnlySequence<byte> buffer, int maxBytes)
+    {
+        while (!_ended)
+        {
+            var status = WsFrame.TryParse(buffer, maxBytes - _length, out var header, out var payload);
+            if (status == WsFrame.ParseStatus.NeedMore)
+            {
+                return false;
+            }
+
+            if (status != WsFrame.ParseStatus.Frame)
+            {
+                Ready(new ClientRead(status == WsFrame.ParseStatus.TooBig ? ClientReadKind.TooBig : ClientReadKind.ProtocolError));
+                break;
+            }
+
+            Volatile.Write(ref _lastReceived, Environment.TickCount64);
+            buffer = buffer.Slice(header.Length);
+            switch (header.Opcode)
+            {
+                case WsFrame.Close:
+                    Ready(ClientRead.Closed);
+                    continue;
+                case WsFrame.Ping:
+                    var ping = new byte[header.PayloadLength];
+                    WsFrame.Unmask(payload, header.MaskKey, ping);
+                    Connection?.Enqueue(OutMessage.ControlFrame(WsFrame.Pong, ping));
+                    continue;
+                case WsFrame.Pong:
+                    continue;
+                case WsFrame.Continuation when !_inMessage:
+                case WsFrame.Text or WsFrame.Binary when _inMessage:
+                    Ready(new ClientRead(ClientReadKind.ProtocolError));
+                    continue;
+            }
+
+            _inMessage = true;
+            if (_message is null || _message.Length < _length + header.PayloadLength)
+            {
+                Array.Resize(ref _message, _length + header.PayloadLength);
+            }
+
+            WsFrame.Unmask(payload, header.MaskKey, _message.AsSpan(_length, header.PayloadLength));
+            _length += header.PayloadLength;
+            if (header.Fin)
+            {
+                Ready(new ClientRead(ClientReadKind.Message, _message, _length));
+                (_message, _length, _inMessage) = (null, 0, false);
+            }
+        }
+
+        // Whatever follows a close or an error is not read.
+        buffer = buffer.Slice(buffer.End);
+        return true;
     }
 
     public override async Task CloseAsync(int code, string? reason, CancellationToken cancellationToken)
