@@ -91,9 +91,21 @@ public sealed partial class DirectFeedListener(
             return;
         }
 
+        // Served here rather than in a method of its own: one state machine fewer per connection.
         try
         {
-            await ServeAsync(context, socket, input, upgrade);
+            // Synchronous sends from here on, so that the socket keeps no asynchronous send state
+            // (Kestrel's own reads are asynchronous and unaffected).
+            socket.Blocking = false;
+            if (!handler.TryAdmit(out var retryAfter, out var refusal))
+            {
+                await DirectFeedTransport.SendNowAsync(socket, Refusal(retryAfter, refusal));
+                return;
+            }
+
+            await DirectFeedTransport.SendNowAsync(socket, SwitchingProtocols(upgrade));
+            using var close = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
+            await handler.RunSessionAsync(new DirectFeedTransport(socket, input, context), close);
         }
         catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
@@ -101,14 +113,8 @@ public sealed partial class DirectFeedListener(
         }
     }
 
-    private async Task ServeAsync(ConnectionContext context, Socket socket, PipeReader input, Upgrade upgrade)
+    private static byte[] SwitchingProtocols(Upgrade upgrade)
     {
-        if (!handler.TryAdmit(out var retryAfter, out var refusal))
-        {
-            await socket.SendAsync(Refusal(retryAfter, refusal), SocketFlags.None);
-            return;
-        }
-
         var response = new StringBuilder(192)
             .Append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ")
             .Append(WsFrame.AcceptKey(upgrade.Key)).Append("\r\n");
@@ -117,9 +123,7 @@ public sealed partial class DirectFeedListener(
             response.Append("Sec-WebSocket-Protocol: ").Append(FeedSocketEndpoint.Protocol).Append("\r\n");
         }
 
-        await socket.SendAsync(Encoding.ASCII.GetBytes(response.Append("\r\n").ToString()), SocketFlags.None);
-        using var close = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
-        await handler.RunSessionAsync(new DirectFeedTransport(socket, input, context), close);
+        return Encoding.ASCII.GetBytes(response.Append("\r\n").ToString());
     }
 
     /// <summary>The same answer as the endpoint's: 503, Retry-After, a problem document; then the connection closes.</summary>

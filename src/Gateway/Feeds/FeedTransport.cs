@@ -131,8 +131,36 @@ public sealed class WebSocketFeedTransport(WebSocket socket) : FeedTransport
 /// queued frames with one gather write, with no copy (the frames are shared by every client).
 /// An idle connection holds no buffer at all.
 /// </summary>
-public sealed class DirectFeedTransport(Socket socket, PipeReader input, ConnectionContext connection) : FeedTransport
+public sealed class DirectFeedTransport : FeedTransport
 {
+    private readonly Socket _socket;
+    private readonly PipeReader _input;
+    private readonly ConnectionContext _connection;
+
+    public DirectFeedTransport(Socket socket, PipeReader input, ConnectionContext connection)
+    {
+        _socket = socket;
+        _input = input;
+        _connection = connection;
+        // Only this transport's synchronous sends see this: Kestrel's reads are asynchronous.
+        _socket.Blocking = false;
+    }
+
+    /// <summary>Sends the bytes on a non-blocking socket: at once when they fit, waiting only for the rest.</summary>
+    public static ValueTask SendNowAsync(Socket socket, byte[] bytes)
+    {
+        var sent = socket.Send(bytes, 0, bytes.Length, SocketFlags.None, out var error);
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            return ValueTask.FromException(new SocketException((int)error));
+        }
+
+        return sent == bytes.Length ? default : SendRestAsync(socket, bytes, Math.Max(0, sent));
+
+        static async ValueTask SendRestAsync(Socket socket, byte[] bytes, int sent) =>
+            await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None);
+    }
+
     private const int MaxSegmentsPerWrite = 64;
     private int _closeSent;
     private long _lastReceived = Environment.TickCount64;
@@ -143,29 +171,64 @@ public sealed class DirectFeedTransport(Socket socket, PipeReader input, Connect
     public override bool SendsOwnPings => true;
     public override long SilentForMs => Environment.TickCount64 - Volatile.Read(ref _lastReceived);
 
-    public override async ValueTask SendAsync(IReadOnlyList<OutMessage> messages, CancellationToken cancellationToken)
+    /// <summary>
+    /// Hands the frames to the kernel at once without waiting (one gather write; on a client that
+    /// keeps up, its socket buffer has room), and waits only for what did not fit. The socket is
+    /// non-blocking for this transport's synchronous sends, so an idle connection keeps no
+    /// asynchronous send state of its own.
+    /// </summary>
+    public override ValueTask SendAsync(IReadOnlyList<OutMessage> messages, CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _closeSent) != 0 || messages.Count == 0)
         {
-            return;
+            return default;
         }
 
+        int sent;
+        SocketError error;
+        long total;
         if (messages.Count == 1)
         {
-            await socket.SendAsync(messages[0].Frame.AsMemory(), SocketFlags.None, cancellationToken);
-            return;
+            var frame = messages[0].Frame;
+            total = frame.Length;
+            sent = _socket.Send(frame, 0, frame.Length, SocketFlags.None, out error);
+        }
+        else
+        {
+            var count = Math.Min(messages.Count, MaxSegmentsPerWrite);
+            var segments = new ArraySegment<byte>[count];
+            total = 0;
+            for (var i = 0; i < count; i++)
+            {
+                segments[i] = messages[i].Frame;
+                total += segments[i].Count;
+            }
+
+            sent = _socket.Send(segments, SocketFlags.None, out error);
         }
 
-        var segments = new List<ArraySegment<byte>>(Math.Min(messages.Count, MaxSegmentsPerWrite));
-        for (var i = 0; i < messages.Count; i++)
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
-            segments.Add(messages[i].Frame);
-            if (segments.Count == MaxSegmentsPerWrite || i == messages.Count - 1)
+            return ValueTask.FromException(new SocketException((int)error));
+        }
+
+        return sent == total && messages.Count <= MaxSegmentsPerWrite ? default : SendRestAsync(messages, Math.Max(0, sent), cancellationToken);
+    }
+
+    // The slow path: what the kernel did not take at once, frame by frame, waiting for room.
+    private async ValueTask SendRestAsync(IReadOnlyList<OutMessage> messages, long skip, CancellationToken cancellationToken)
+    {
+        foreach (var message in messages)
+        {
+            var frame = message.Frame;
+            if (skip >= frame.Length)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                await socket.SendAsync(segments, SocketFlags.None);
-                segments.Clear();
+                skip -= frame.Length;
+                continue;
             }
+
+            await _socket.SendAsync(frame.AsMemory((int)skip), SocketFlags.None, cancellationToken);
+            skip = 0;
         }
     }
 
@@ -187,10 +250,10 @@ public sealed class DirectFeedTransport(Socket socket, PipeReader input, Connect
                 return ClientRead.Closed;
             }
 
-            var result = await input.ReadAsync(cancellationToken);
+            var result = await _input.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var ended = ParseAll(ref buffer, maxBytes);
-            input.AdvanceTo(buffer.Start, buffer.End);
+            _input.AdvanceTo(buffer.Start, buffer.End);
             if (!ended && (result.IsCompleted || result.IsCanceled))
             {
                 Ready(ClientRead.Closed);
@@ -272,9 +335,10 @@ public sealed class DirectFeedTransport(Socket socket, PipeReader input, Connect
     {
         if (Interlocked.Exchange(ref _closeSent, 1) == 0)
         {
-            await socket.SendAsync(WsFrame.BuildClose(code, reason).AsMemory(), SocketFlags.None, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            await SendNowAsync(_socket, WsFrame.BuildClose(code, reason));
         }
     }
 
-    public override void Abort() => connection.Abort();
+    public override void Abort() => _connection.Abort();
 }
