@@ -139,10 +139,10 @@ public static class Fanout
         var file = SignalRHubServer.WriteRecording(recording);
         var port = ChildProcess.FreePort();
         var url = new Uri($"http://127.0.0.1:{port}");
-        // Server GC, as the gateway (an ASP.NET Core app) has by default.
+        // The same runtime settings as the measured gateway node.
         await using var hub = ChildProcess.Start("signalr-hub",
             [typeof(Fanout).Assembly.Location, "signalr-hub", "--urls", url.ToString().TrimEnd('/'), "--recording", file],
-            new Dictionary<string, string> { ["DOTNET_gcServer"] = "1" });
+            Cluster.GatewayEnvironment());
         try
         {
             await hub.WaitReadyAsync(new Uri(url, "/ready"), TimeSpan.FromSeconds(60));

@@ -273,15 +273,24 @@ public sealed class Cluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Extra environment of the gateway processes, from TPRCS_LOAD_GATEWAY_ENV ("NAME=value;NAME=value"),
-    /// to compare runtime settings (GC modes, for instance) of the measured node.
+    /// Environment of the measured servers (gateway nodes and the SignalR hub alike): workstation GC,
+    /// as the README and docker-compose.yml run gateway nodes in Client mode; then anything in
+    /// TPRCS_LOAD_GATEWAY_ENV ("NAME=value;NAME=value"), to compare runtime settings.
     /// </summary>
-    private static Dictionary<string, string> GatewayEnvironment() =>
-        (Environment.GetEnvironmentVariable("TPRCS_LOAD_GATEWAY_ENV") ?? "")
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(pair => pair.Split('=', 2))
-            .Where(kv => kv.Length == 2)
-            .ToDictionary(kv => kv[0], kv => kv[1]);
+    public static Dictionary<string, string> GatewayEnvironment()
+    {
+        var environment = new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" };
+        foreach (var pair in (Environment.GetEnvironmentVariable("TPRCS_LOAD_GATEWAY_ENV") ?? "")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (pair.Split('=', 2) is [var name, var value])
+            {
+                environment[name] = value;
+            }
+        }
+
+        return environment;
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -7,6 +7,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Tprcs.Gateway.Feeds;
 using Tprcs.Tests.Support;
 
@@ -99,6 +100,58 @@ public class DirectWebSocketTests
         await answering.NextOfTypeAsync("heartbeat");
         await answering.NextOfTypeAsync("heartbeat");
         Assert.Equal(WebSocketState.Open, answering.State);
+    }
+
+    [Fact]
+    public async Task A_direct_client_that_stops_reading_is_closed_once_its_socket_and_queue_are_full_and_the_others_keep_up()
+    {
+        await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
+        {
+            ["Tprcs:Feeds:Gateway:MaxConsecutiveOverflows"] = "2",
+            ["Tprcs:Feeds:Gateway:SubscriptionsPerSecond"] = "100000",
+        });
+        var node = g.Services.GetRequiredService<GatewayNodeState>();
+        await using var fast = await FeedTestClient.ConnectAsync(g.WebSocketUri);
+        await fast.SubscribeAsync(Root);
+        var doc = new FeedDoc(await fast.NextOfTypeAsync("snapshot", Root));
+
+        using var stuck = await RawWebSocket.ConnectAsync(g.BaseAddress);
+        await Wait.UntilAsync(() => Task.FromResult(node.Connections == 2), TimeSpan.FromSeconds(10), "both clients connected");
+        // Every subscribe is answered with a whole snapshot: a client that asks again and again and
+        // never reads fills its socket's buffers, then its queue, until the node gives up on it.
+        var subscribe = Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{Root}}"}""");
+        var asking = System.Diagnostics.Stopwatch.StartNew();
+        while (node.Connections == 2 && asking.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            try
+            {
+                await stuck.SendFrameAsync(WsFrame.Text, subscribe);
+            }
+            catch (IOException)
+            {
+                break; // aborted by the node already
+            }
+        }
+
+        await Wait.UntilAsync(() => Task.FromResult(node.Connections == 1), TimeSpan.FromSeconds(10),
+            "the node dropping the client that stopped reading");
+
+        // The other client is still served, promptly and exactly.
+        var response = await g.Agent_.PostAsJsonAsync($"/api/v1/elections/{TestGateway.Election}/submissions", Bodies.Sheet(Bodies.NewId("st"), Bodies.Unit(91)));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        await fast.NextAsync(m =>
+        {
+            if ((string?)m["feed"] == Root && (string?)m["type"] == "delta")
+            {
+                doc.Apply(m);
+            }
+            else if ((string?)m["feed"] == Root && (string?)m["type"] == "snapshot")
+            {
+                doc = new FeedDoc(m);
+            }
+
+            return (long)doc.Totals["units"]!["reported"]! >= 1;
+        }, "the reading client seeing the next sheet", TimeSpan.FromSeconds(10));
     }
 
     [Fact]
