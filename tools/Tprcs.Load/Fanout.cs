@@ -71,7 +71,7 @@ public static class Fanout
                     catch (RawClient.RetryException)
                     {
                     }
-                    catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or HttpRequestException)
+                    catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or HttpRequestException or System.Net.Sockets.SocketException)
                     {
                         await Task.Delay(500 + Random.Shared.Next(1000));
                     }

@@ -1,25 +1,30 @@
 using System.Buffers;
-using System.Net;
-using System.Net.WebSockets;
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
 namespace Tprcs.Load;
 
 /// <summary>
-/// A lightweight protocol client for 10,000 in one process: one ClientWebSocket and one receive
-/// loop, parsing only type, feed, epoch, seq and updatedAt of each message; it checks that every
-/// feed's chain is continuous (snapshot, then seq + 1, + 2, ...) and counts gaps.
+/// A lean protocol client, so that 10,000 of them fit beside the servers on the same cores: a plain
+/// socket speaking WebSocket itself (handshake, masked client frames, pongs), one receive loop that
+/// handles every frame a read brings, and a parser that reads only type, feed, epoch, seq and
+/// updatedAt (the small fields a delta starts with). It checks that every feed's chain is
+/// continuous (snapshot, then seq + 1, + 2, ...) and counts gaps.
 /// </summary>
 public sealed class RawClient
 {
+    private const int ReceiveBuffer = 4096;
     private readonly UpdateTracker _tracker;
     private readonly string[] _feeds;
     private readonly byte[][] _feedBytes;
     private readonly int[] _feedIndex;
     private readonly string?[] _epoch;
     private readonly long[] _seq;
-    private readonly ClientWebSocket _socket = new();
+    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+    private readonly Lock _sendGate = new();
     private int _snapshots;
 
     public RawClient(UpdateTracker tracker, string[] feeds)
@@ -30,8 +35,6 @@ public sealed class RawClient
         _feedIndex = feeds.Select(tracker.FeedIndex).ToArray();
         _epoch = new string?[feeds.Length];
         _seq = new long[feeds.Length];
-        _socket.Options.AddSubProtocol("tprcs.v1");
-        _socket.Options.CollectHttpResponseDetails = true;
     }
 
     public int Gaps { get; private set; }
@@ -44,80 +47,192 @@ public sealed class RawClient
     /// <summary>Connects (retrying a 503 after its Retry-After), subscribes every feed and starts the receive loop.</summary>
     public async Task StartAsync(Uri url, CancellationToken cancellationToken)
     {
-        try
+        await _socket.ConnectAsync(url.Host, url.Port, cancellationToken);
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        await _socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tprcs.v1\r\n\r\n"), SocketFlags.None, cancellationToken);
+
+        // The response head, and whatever frames came with it.
+        var buffer = new byte[ReceiveBuffer];
+        var length = 0;
+        int end;
+        while ((end = buffer.AsSpan(0, length).IndexOf("\r\n\r\n"u8)) < 0)
         {
-            await _socket.ConnectAsync(url, cancellationToken);
+            if (length == buffer.Length)
+            {
+                throw new HttpRequestException("The handshake response is too long.");
+            }
+
+            var n = await _socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellationToken);
+            if (n == 0)
+            {
+                throw new HttpRequestException("The server closed during the handshake.");
+            }
+
+            length += n;
         }
-        catch (WebSocketException) when (_socket.HttpStatusCode == HttpStatusCode.ServiceUnavailable)
+
+        var head = Encoding.ASCII.GetString(buffer, 0, end);
+        if (head.StartsWith("HTTP/1.1 503", StringComparison.Ordinal))
         {
-            var seconds = _socket.HttpResponseHeaders?.TryGetValue("Retry-After", out var v) == true && int.TryParse(v.FirstOrDefault(), out var s) ? s : 1;
-            // A ClientWebSocket cannot connect twice: the caller makes a new client.
+            var line = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Retry-After:", StringComparison.OrdinalIgnoreCase));
+            var seconds = line is not null && int.TryParse(line["Retry-After:".Length..].Trim(), out var s) ? s : 1;
+            _socket.Dispose();
+            // Clients refused together wait a random time in [hint, 2 × hint], as the SDK does.
             await Task.Delay(TimeSpan.FromSeconds(seconds * (1 + Random.Shared.NextDouble())), cancellationToken);
             throw new RetryException();
         }
 
-        foreach (var feed in _feeds)
+        if (!head.StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
         {
-            await _socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{feed}}"}"""), WebSocketMessageType.Text, true, cancellationToken);
+            _socket.Dispose();
+            throw new HttpRequestException($"Upgrade refused: {head.Split("\r\n")[0]}");
         }
 
-        _ = Task.Run(() => ReceiveLoopAsync(cancellationToken), CancellationToken.None);
+        foreach (var feed in _feeds)
+        {
+            Send(0x1, Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{feed}}"}"""));
+        }
+
+        var leftover = length - (end + 4);
+        buffer.AsSpan(end + 4, leftover).CopyTo(buffer);
+        _ = Task.Run(() => ReceiveLoopAsync(buffer, leftover, cancellationToken), CancellationToken.None);
     }
 
     public sealed class RetryException : Exception;
 
-    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    /// <summary>One masked client frame, sent whole (frames are tiny; the receive loop answers pings with it too).</summary>
+    private void Send(byte opcode, ReadOnlySpan<byte> payload)
     {
-        var small = new byte[4096];
+        Span<byte> frame = stackalloc byte[6 + 125];
+        if (payload.Length > 125)
+        {
+            throw new ArgumentException("client frames of this tool are small", nameof(payload));
+        }
+
+        frame[0] = (byte)(0x80 | opcode);
+        frame[1] = (byte)(0x80 | payload.Length);
+        Span<byte> mask = frame.Slice(2, 4);
+        Random.Shared.NextBytes(mask);
+        for (var i = 0; i < payload.Length; i++)
+        {
+            frame[6 + i] = (byte)(payload[i] ^ mask[i & 3]);
+        }
+
+        lock (_sendGate)
+        {
+            _socket.Send(frame[..(6 + payload.Length)]);
+        }
+    }
+
+    private async Task ReceiveLoopAsync(byte[] buffer, int length, CancellationToken cancellationToken)
+    {
         try
         {
             while (true)
             {
-                var result = await _socket.ReceiveAsync(small.AsMemory(), cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
+                // Every whole frame in the buffer, then one read for more.
+                var offset = 0;
+                while (TryFrame(buffer.AsSpan(offset, length - offset), out var opcode, out var payloadStart, out var payloadLength, out var needed))
+                {
+                    var payload = buffer.AsSpan(offset + payloadStart, payloadLength);
+                    offset += payloadStart + payloadLength;
+                    switch (opcode)
+                    {
+                        case 0x1:
+                            Handle(payload);
+                            break;
+                        case 0x9:
+                            Send(0xA, payload);
+                            break;
+                        case 0x8:
+                            Closed = true;
+                            return;
+                    }
+                }
+
+                buffer.AsSpan(offset, length - offset).CopyTo(buffer);
+                length -= offset;
+                var need = Needed(buffer.AsSpan(0, length));
+                if (need > buffer.Length)
+                {
+                    // A large message (a snapshot): a larger buffer until it is handled.
+                    var bigger = ArrayPool<byte>.Shared.Rent(need);
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ReturnIfRented(buffer);
+                    buffer = bigger;
+                }
+                else if (buffer.Length > ReceiveBuffer && length <= ReceiveBuffer)
+                {
+                    var small = new byte[ReceiveBuffer];
+                    buffer.AsSpan(0, length).CopyTo(small);
+                    ReturnIfRented(buffer);
+                    buffer = small;
+                }
+
+                var n = await _socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellationToken);
+                if (n == 0)
                 {
                     break;
                 }
 
-                if (result.EndOfMessage)
-                {
-                    Handle(small.AsSpan(0, result.Count));
-                    continue;
-                }
-
-                // A large message (a snapshot): finish it in a pooled buffer.
-                var length = result.Count;
-                var big = ArrayPool<byte>.Shared.Rent(64 * 1024);
-                small.AsSpan(0, length).CopyTo(big);
-                try
-                {
-                    do
-                    {
-                        if (length == big.Length)
-                        {
-                            var bigger = ArrayPool<byte>.Shared.Rent(big.Length * 2);
-                            big.AsSpan(0, length).CopyTo(bigger);
-                            ArrayPool<byte>.Shared.Return(big);
-                            big = bigger;
-                        }
-
-                        result = await _socket.ReceiveAsync(big.AsMemory(length), cancellationToken);
-                        length += result.Count;
-                    }
-                    while (!result.EndOfMessage);
-                    Handle(big.AsSpan(0, length));
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(big);
-                }
+                length += n;
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
         {
         }
 
         Closed = true;
+    }
+
+    private static void ReturnIfRented(byte[] buffer)
+    {
+        if (buffer.Length != ReceiveBuffer)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // Server frames: FIN + opcode, unmasked length (7, 16 or 64 bits). This tool's server never fragments.
+    private static bool TryFrame(ReadOnlySpan<byte> data, out byte opcode, out int payloadStart, out int payloadLength, out int needed)
+    {
+        opcode = 0;
+        payloadStart = payloadLength = 0;
+        needed = Needed(data);
+        if (needed == 0 || needed > data.Length)
+        {
+            return false;
+        }
+
+        opcode = (byte)(data[0] & 0x0F);
+        var len7 = data[1] & 0x7F;
+        payloadStart = len7 == 126 ? 4 : len7 == 127 ? 10 : 2;
+        payloadLength = needed - payloadStart;
+        return true;
+    }
+
+    // Bytes the first frame needs in all (0 when even its header is incomplete).
+    private static int Needed(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 2)
+        {
+            return 0;
+        }
+
+        var len7 = data[1] & 0x7F;
+        if (len7 < 126)
+        {
+            return 2 + len7;
+        }
+
+        if (len7 == 126)
+        {
+            return data.Length < 4 ? 0 : 4 + BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
+        }
+
+        return data.Length < 10 ? 0 : 10 + (int)BinaryPrimitives.ReadUInt64BigEndian(data[2..]);
     }
 
     private void Handle(ReadOnlySpan<byte> message)
@@ -168,11 +283,19 @@ public sealed class RawClient
             {
                 reader.Read();
                 seq = reader.GetInt64();
+                if (kind == 1)
+                {
+                    break; // a snapshot's document comes after: not needed here
+                }
             }
             else if (reader.ValueTextEquals("updatedAt"u8))
             {
                 reader.Read();
                 updatedAt = (reader.GetDateTimeOffset().UtcTicks - DateTime.UnixEpoch.Ticks) / 10;
+                if (kind == 2)
+                {
+                    break; // a delta's rows come after: not needed here
+                }
             }
             else
             {
@@ -223,16 +346,11 @@ public sealed class RawClient
                 // "overloaded" or "unavailable": subscribe again later (bounded: the run ends anyway).
                 var name = _feeds[feed];
                 _ = Task.Delay(TimeSpan.FromSeconds(1 + Random.Shared.NextDouble())).ContinueWith(_ =>
-                    _socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{name}}"}"""), WebSocketMessageType.Text, true, CancellationToken.None),
-                    TaskScheduler.Default);
+                    Send(0x1, Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{name}}"}""")), TaskScheduler.Default);
                 break;
         }
     }
 
     /// <summary>Closes without waiting for the server (the benchmark stops the server first, so the TIME_WAIT stays there).</summary>
-    public void Abort()
-    {
-        _socket.Abort();
-        _socket.Dispose();
-    }
+    public void Abort() => _socket.Dispose();
 }

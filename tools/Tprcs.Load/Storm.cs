@@ -44,7 +44,7 @@ public static class Storm
         var mode = jitter ? "jitter on (SDK defaults)" : "jitter off (draws = ceiling; server window 0)";
         Console.WriteLine($"Storm, {mode}: starting {silos} silo(s) and 3 gateway nodes...");
         // Gateway 1 admits quickly so that the setup does not take minutes; gateways 2 and 3 keep the
-        // defaults (500 upgrades/s, 2,000 subscriptions/s), which is what the storm meets.
+        // defaults (1,000 upgrades/s, 2,000 subscriptions/s), which is what the storm meets.
         string[] first = ["--Tprcs:Feeds:Gateway:AdmissionPerSecond=5000", "--Tprcs:Feeds:Gateway:AdmissionBurst=5000", "--Tprcs:Feeds:Gateway:SubscriptionsPerSecond=20000"];
         if (!jitter)
         {

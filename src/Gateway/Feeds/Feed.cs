@@ -16,7 +16,7 @@ public sealed partial class Feed
     private readonly IClusterClient _cluster;
     private readonly ILogger _logger;
     private readonly int _windowSize;
-    private readonly Queue<OutMessage> _window = new();
+    private readonly List<OutMessage> _window = [];
     private readonly HashSet<FeedConnection> _watchers = [];
     private readonly List<FeedDelta> _pending = [];
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -114,6 +114,18 @@ public sealed partial class Feed
 
     public Task Ready => _ready.Task;
 
+    /// <summary>The oldest delta this node can resume a client from without asking the grain (null: none held).</summary>
+    internal long? WindowStart
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _window.Count > 0 ? _window[0].Seq : null;
+            }
+        }
+    }
+
     public async Task StopAsync()
     {
         if (_subscription is not null)
@@ -153,7 +165,7 @@ public sealed partial class Feed
                 if (!ahead || refreshed)
                 {
                     var resumable = epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq;
-                    var missed = resumable ? Missed(seq!.Value, doc.Seq, remote) : null;
+                    var missed = resumable ? Missed(seq!.Value, doc.Seq, null) ?? (remote is null ? null : Missed(seq!.Value, doc.Seq, remote)) : null;
                     if (missed is not null || !resumable || remote is not null || pass > 1)
                     {
                         Register(connection, doc, seq, missed);
@@ -179,7 +191,11 @@ public sealed partial class Feed
                 else
                 {
                     refreshed = true;
-                    remote = await Grain.CatchUp(epoch!, seq!.Value);
+                    remote = await CatchUpOnceAsync(epoch!, seq!.Value);
+                    lock (_gate)
+                    {
+                        MergeOlderLocked(remote);
+                    }
                 }
             }
             catch (Exception ex)
@@ -214,6 +230,78 @@ public sealed partial class Feed
         IdleSince = null;
     }
 
+    /// <summary>
+    /// The grain's deltas after (epoch, from), fetched once for every client resuming from that
+    /// position or a later one while the fetch is under way: after a node dies, thousands of its
+    /// clients resume here from about the same position, and the area's grain answers once.
+    /// </summary>
+    private Task<FeedCatchUp> CatchUpOnceAsync(string epoch, long from)
+    {
+        TaskCompletionSource<FeedCatchUp> fetch;
+        lock (_gate)
+        {
+            if (_olderFetch is { IsCompleted: false } pending && _olderEpoch == epoch && _olderFrom <= from)
+            {
+                return pending;
+            }
+
+            fetch = new TaskCompletionSource<FeedCatchUp>(TaskCreationOptions.RunContinuationsAsynchronously);
+            (_olderFetch, _olderEpoch, _olderFrom) = (fetch.Task, epoch, from);
+        }
+
+        _ = CompleteAsync();
+        return fetch.Task;
+
+        async Task CompleteAsync()
+        {
+            try
+            {
+                fetch.SetResult(await Grain.CatchUp(epoch, from));
+            }
+            catch (Exception ex)
+            {
+                fetch.SetException(ex);
+            }
+        }
+    }
+
+    private Task<FeedCatchUp>? _olderFetch;
+    private string? _olderEpoch;
+    private long _olderFrom;
+
+    // Called under _gate: puts the grain's deltas that come before this node's window in front of
+    // it (while it has room), so that the next clients resuming from there are served from here.
+    private void MergeOlderLocked(FeedCatchUp catchUp)
+    {
+        if (catchUp.Deltas is not { Length: > 0 } deltas || _windowSize == 0 || _doc is not { } doc)
+        {
+            return;
+        }
+
+        // The window always ends at the document's position; older deltas must chain down to it.
+        var firstHeld = _window.Count > 0 ? _window[0].Seq : doc.Seq + 1;
+        var older = new List<OutMessage>();
+        for (var i = deltas.Length - 1; i >= 0 && _window.Count + older.Count < _windowSize; i--)
+        {
+            var d = deltas[i];
+            if (d.Epoch != doc.Epoch || d.Seq >= firstHeld)
+            {
+                continue;
+            }
+
+            if (d.Seq != firstHeld - 1)
+            {
+                break;
+            }
+
+            older.Add(DeltaMessage(d));
+            firstHeld--;
+        }
+
+        older.Reverse();
+        _window.InsertRange(0, older);
+    }
+
     // Called under _gate: the deltas (from, to], from the grain's answer then this node's window,
     // or null when they do not form an unbroken chain.
     private List<OutMessage>? Missed(long from, long to, FeedCatchUp? remote)
@@ -243,8 +331,8 @@ public sealed partial class Feed
 
     private OutMessage DeltaMessage(FeedDelta delta) =>
         OutMessage.Json(OutKind.Delta, Key, delta.Epoch, delta.Seq,
-            new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.Totals.ToJson(),
-                delta.Rows.Select(r => r.ToJson()).ToArray(), delta.UpdatedAt),
+            new DeltaMessage("delta", Key, delta.Epoch, delta.Seq, delta.Version, delta.UpdatedAt, delta.Totals.ToJson(),
+                delta.Rows.Select(r => r.ToJson()).ToArray()),
             FeedJsonContext.Default.DeltaMessage);
 
     /// <summary>
@@ -472,10 +560,10 @@ public sealed partial class Feed
         var message = DeltaMessage(delta);
         if (_windowSize > 0)
         {
-            _window.Enqueue(message);
-            while (_window.Count > _windowSize)
+            _window.Add(message);
+            if (_window.Count > _windowSize)
             {
-                _window.Dequeue();
+                _window.RemoveRange(0, _window.Count - _windowSize);
             }
         }
 

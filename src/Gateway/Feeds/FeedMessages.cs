@@ -15,15 +15,16 @@ public sealed record SubscribedMessage(string Type, string Feed, string Mode, st
 
 public sealed record SnapshotMessage(string Type, string Feed, string Epoch, long Seq, AreaDocJson Doc);
 
+// The small fields come first, so that a client can route and time a delta before it reads the rows.
 public sealed record DeltaMessage(
     string Type,
     string Feed,
     string Epoch,
     long Seq,
     long Version,
+    DateTimeOffset UpdatedAt,
     TallyJson Totals,
-    RowJson[] Rows,
-    DateTimeOffset UpdatedAt);
+    RowJson[] Rows);
 
 public sealed record ErrorMessage(string Type, string? Feed, string Code, string Message, int? RetryAfterMs = null);
 

@@ -79,13 +79,24 @@ public sealed partial class GatewayNodeState
     {
         var tick = _options.HeartbeatInterval / 10;
         using var timer = new PeriodicTimer(tick < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : tick, _time);
+        var told = 0;
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
             var now = _time.GetTimestamp();
             OutMessage? message = null;
+            // Clients learn the first-retry window from hello and heartbeats. While a node fills up,
+            // what early clients heard is far too small; once the window has grown by half, everyone
+            // is told at once (so a node that dies right after filling up still spreads its herd).
+            var window = RetryWindowMs;
+            var everyone = window > told + 500 && window > told * 3 / 2;
+            if (everyone)
+            {
+                told = window;
+            }
+
             foreach (var (connection, due) in _nextHeartbeat)
             {
-                if (due > now)
+                if (due > now && !everyone)
                 {
                     continue;
                 }

@@ -170,11 +170,25 @@ public class FeedRobustnessTests
         var hello = await onB.NextOfTypeAsync("hello");
         await onB.SubscribeAsync(feed, held.Epoch, held.Seq);
         Assert.Equal("resume", (string?)(await onB.NextOfTypeAsync("subscribed", feed))["mode"]);
+        var resumeFrom = held.Seq;
         foreach (var expected in missed)
         {
             var delta = await onB.NextAsync(m => (string?)m["feed"] == feed && (string?)m["type"] is "delta" or "snapshot", "a missed delta on node B");
             Assert.Equal(expected, delta.ToJsonString());
             held.Apply(delta);
+        }
+
+        // The grain's answer now sits in node B's window: the next client of node A that resumes
+        // from the same position (a herd does) is served by node B without asking the grain again.
+        var onNodeB = (await b.Services.GetRequiredService<FeedHub>().AcquireAsync(feed))!;
+        Assert.True(onNodeB.WindowStart <= resumeFrom + 1, $"node B's window starts at {onNodeB.WindowStart}, after {resumeFrom + 1}");
+        await using var second = await FeedTestClient.ConnectAsync(b.WebSocketUri);
+        await second.SubscribeAsync(feed, held.Epoch, resumeFrom);
+        Assert.Equal("resume", (string?)(await second.NextOfTypeAsync("subscribed", feed))["mode"]);
+        foreach (var expected in missed)
+        {
+            var delta = await second.NextAsync(m => (string?)m["feed"] == feed && (string?)m["type"] is "delta" or "snapshot", "a missed delta for the second client");
+            Assert.Equal(expected, delta.ToJsonString());
         }
 
         // Both nodes announce themselves: clients learn the URLs to rotate across.
@@ -185,6 +199,28 @@ public class FeedRobustnessTests
             return h["gateways"]!.AsArray().Count == 2;
         }, TimeSpan.FromSeconds(15), "node B's hello listing both gateway nodes");
         Assert.NotNull(hello["retryWindowMs"]);
+    }
+
+    [Fact]
+    public async Task When_a_node_fills_up_every_client_is_told_the_larger_retry_window_at_once()
+    {
+        // Alone, a node's window is its connections over its own admission rate: 1 s per client here.
+        await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
+        {
+            ["Tprcs:Feeds:Gateway:AdmissionPerSecond"] = "1",
+            ["Tprcs:Feeds:Gateway:AdmissionBurst"] = "3",
+            ["Tprcs:Feeds:Gateway:HeartbeatInterval"] = "00:00:05",
+        });
+        await using var first = await FeedTestClient.ConnectAsync(g.WebSocketUri);
+        var hello = await first.NextOfTypeAsync("hello");
+        Assert.Equal(1_000, (int)hello["retryWindowMs"]!);
+        await using var second = await FeedTestClient.ConnectAsync(g.WebSocketUri);
+        await using var third = await FeedTestClient.ConnectAsync(g.WebSocketUri);
+
+        // Regular heartbeats come after 4 s at the earliest; the larger window must not wait for them.
+        var heartbeat = await first.NextAsync(m => (string?)m["type"] == "heartbeat" && (int)m["retryWindowMs"]! >= 3_000,
+            "the first client told the window of three connections", TimeSpan.FromSeconds(3));
+        Assert.Equal(3_000, (int)heartbeat["retryWindowMs"]!);
     }
 
     [Fact]
