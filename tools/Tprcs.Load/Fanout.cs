@@ -21,6 +21,9 @@ public sealed record FanoutResult(
     long Errors,
     string LoadAverage)
 {
+    /// <summary>CPU time of this program (the clients) over the same window.</summary>
+    public double ClientCpuSeconds { get; init; }
+
     public double DeliveriesPerSecond => Deliveries / Seconds;
 }
 
@@ -96,6 +99,7 @@ public static class Fanout
 
 
         var cpu0 = measured?.CpuTime ?? TimeSpan.Zero;
+        var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         tracker.StartMeasuring();
         using var driver = new IngestDriver(plan, ingest, token);
         var run = Stopwatch.StartNew();
@@ -116,7 +120,10 @@ public static class Fanout
         var result = new FanoutResult("TPRCS gateway", n, live.Length, (rssIdle - rssBefore) / 1024.0 / Math.Max(1, live.Length),
             rssBefore >> 20, rssIdle >> 20, seconds, tracker.Deliveries, latency,
             tracker.Deliveries == 0 ? double.NaN : cpu.TotalMilliseconds / tracker.Deliveries * 1000, cpu.TotalSeconds,
-            live.Sum(c => (long)c.Gaps), live.Sum(c => (long)c.Duplicates), live.Sum(c => (long)c.Errors), load);
+            live.Sum(c => (long)c.Gaps), live.Sum(c => (long)c.Duplicates), live.Sum(c => (long)c.Errors), load)
+        {
+            ClientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalSeconds,
+        };
         stop.Cancel();
         return Finish(result, () =>
         {
@@ -187,6 +194,7 @@ public static class Fanout
             await Task.Delay(TimeSpan.FromSeconds(5));
             var rssIdle = hub.RssBytes;
             var cpu0 = hub.CpuTime;
+            var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             tracker.StartMeasuring();
             using var http = new HttpClient { BaseAddress = url };
             (await http.PostAsync("/replay", null)).EnsureSuccessStatusCode();
@@ -213,7 +221,10 @@ public static class Fanout
             var result = new FanoutResult("SignalR hub", n, live.Length, (rssIdle - rssBefore) / 1024.0 / Math.Max(1, live.Length),
                 rssBefore >> 20, rssIdle >> 20, tracker.WindowSeconds, tracker.Deliveries, latency,
                 tracker.Deliveries == 0 ? double.NaN : cpu.TotalMilliseconds / tracker.Deliveries * 1000, cpu.TotalSeconds,
-                live.Sum(c => (long)c.Gaps), 0, 0, load);
+                live.Sum(c => (long)c.Gaps), 0, 0, load)
+            {
+                ClientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalSeconds,
+            };
             // Stop the server first, then the clients: their close costs the server nothing any more.
             await hub.DisposeAsync();
             await Parallel.ForEachAsync(live, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (c, _) => await c.DisposeAsync());
@@ -228,11 +239,11 @@ public static class Fanout
     public static void Print(IReadOnlyList<FanoutResult> results)
     {
         Console.WriteLine();
-        Console.WriteLine("| server | clients | connected | deliveries/s | update→last client p50 / p99 / max | server CPU per 1,000 deliveries | memory per idle connection | gaps | load avg |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| server | clients | connected | deliveries/s | update→last client p50 / p99 / max | server CPU per 1,000 deliveries | clients' CPU | memory per idle connection | gaps | load avg |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
-            Console.WriteLine($"| {r.Server} | {r.Clients:N0} | {r.Connected:N0} | {r.DeliveriesPerSecond:N0} | {r.Latency.P50Ms:N0} / {r.Latency.P99Ms:N0} / {r.Latency.MaxMs:N0} ms ({r.Latency.Updates:N0} updates, {r.Latency.Incomplete} incomplete) | {r.CpuMsPer1000:N2} ms ({r.CpuSeconds:N2} s CPU) | {r.PerConnectionKiB:N1} KiB ({r.RssBeforeMiB:N0} → {r.RssIdleMiB:N0} MiB) | {r.Gaps} | {r.LoadAverage} |");
+            Console.WriteLine($"| {r.Server} | {r.Clients:N0} | {r.Connected:N0} | {r.DeliveriesPerSecond:N0} | {r.Latency.P50Ms:N0} / {r.Latency.P99Ms:N0} / {r.Latency.MaxMs:N0} ms ({r.Latency.Updates:N0} updates, {r.Latency.Incomplete} incomplete) | {r.CpuMsPer1000:N2} ms ({r.CpuSeconds:N2} s CPU) | {r.ClientCpuSeconds / r.Seconds:N2} cores | {r.PerConnectionKiB:N1} KiB ({r.RssBeforeMiB:N0} → {r.RssIdleMiB:N0} MiB) | {r.Gaps} | {r.LoadAverage} |");
         }
     }
 }

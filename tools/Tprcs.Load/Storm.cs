@@ -37,6 +37,7 @@ public static class Storm
         public required TprcsClient Client;
         public required FeedStore[] Stores;
         public long[] LastChange = [];
+        public long ReconnectedAt;
     }
 
     public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
@@ -59,6 +60,8 @@ public static class Storm
         var refused = 0;
         var otherFailures = 0;
         var watched = new Watched[n];
+        var failureKinds = new ConcurrentDictionary<string, int>();
+        long killedAtTicks = 0;
         Console.WriteLine($"  connecting {n:N0} SDK clients to gateway 1 ({urls[0]})...");
         for (var i = 0; i < n; i++)
         {
@@ -72,6 +75,9 @@ public static class Storm
                 {
                     if (line.StartsWith("connect to", StringComparison.Ordinal))
                     {
+                        var kind = line[(line.IndexOf("failed: ", StringComparison.Ordinal) + 8)..];
+                        kind = System.Text.RegularExpressions.Regex.Replace(kind, "[0-9.:]+", "#");
+                        failureKinds.AddOrUpdate(kind.Length > 60 ? kind[..60] : kind, 1, (_, c) => c + 1);
                         if (line.Contains("HTTP 503", StringComparison.Ordinal))
                         {
                             Interlocked.Increment(ref refused);
@@ -84,6 +90,16 @@ public static class Storm
                 },
             };
             var client = new TprcsClient(options);
+            var reconnecting = new Watched[1];
+            client.StatusChanges.Subscribe(new StatusObserver(status =>
+            {
+                // Live again on another node after the kill: when it happens, not when a poll sees it.
+                if (Volatile.Read(ref killedAtTicks) != 0 && status.State == ConnectionState.Live && status.Gateway?.Port != urls[0].Port
+                    && reconnecting[0] is { } me)
+                {
+                    Interlocked.CompareExchange(ref me.ReconnectedAt, clock.ElapsedTicks, 0);
+                }
+            }));
             var w = new Watched { Client = client, Stores = [client.Watch(plan.RootFeed), client.Watch(plan.ChildFeed(i))] };
             w.LastChange = new long[w.Stores.Length];
             for (var s = 0; s < w.Stores.Length; s++)
@@ -93,6 +109,7 @@ public static class Storm
             }
 
             watched[i] = w;
+            reconnecting[0] = w;
             if (i % 500 == 499)
             {
                 await Task.Delay(100);
@@ -119,6 +136,7 @@ public static class Storm
         }
 
         var killedAt = clock.ElapsedTicks;
+        Volatile.Write(ref killedAtTicks, killedAt);
         cluster.Gateways[0].Process.KillHard();
         Console.WriteLine("  gateway 1 SIGKILLed; submitting sheets through gateway 2 meanwhile");
         await ingest.SubmitAsync(Math.Max(40, plan.Children.Length * 2));
@@ -147,7 +165,18 @@ public static class Storm
         }
 
         var peak = buckets.Count == 0 ? default : buckets.MaxBy(kv => kv.Value);
+        var reconnected = watched.Where(w => w.ReconnectedAt > 0).Select(w => (w.ReconnectedAt - killedAt) / (double)Stopwatch.Frequency).Order().ToList();
         Console.WriteLine();
+        if (reconnected.Count > 0)
+        {
+            Console.WriteLine($"  live again on another node : p50 {reconnected[reconnected.Count / 2]:N1} s, p99 {reconnected[(int)(reconnected.Count * 0.99)]:N1} s, last {reconnected[^1]:N1} s ({reconnected.Count:N0} clients)");
+        }
+
+        foreach (var (kind, count) in failureKinds.OrderByDescending(kv => kv.Value).Take(4))
+        {
+            Console.WriteLine($"  failed connects: {count,6:N0} × {kind}");
+        }
+
         var result = new StormResult(mode, n, liveBefore, times.Count,
             times.Count == 0 ? double.NaN : times[^1],
             times.Count == 0 ? double.NaN : times[times.Count / 2],
@@ -184,6 +213,19 @@ public static class Storm
 
         var children = await Task.WhenAll(plan.Children.Select(c => IngestDriver.AreaVersionAsync(http, plan.Id, c.Code)));
         return [last, .. children];
+    }
+
+    private sealed class StatusObserver(Action<ConnectionStatus> onNext) : IObserver<ConnectionStatus>
+    {
+        public void OnCompleted()
+        {
+        }
+
+        public void OnError(Exception error)
+        {
+        }
+
+        public void OnNext(ConnectionStatus value) => onNext(value);
     }
 
     public static void Print(IReadOnlyList<StormResult> results)
