@@ -229,8 +229,13 @@ public sealed class FeedSocketWorker : IAsyncDisposable
                     _backoff.Hint(hint);
                 }
 
+                if (outcome.Unreachable)
+                {
+                    _gateways.MarkUnreachable(url, now);
+                }
+
                 delay = _backoff.NextDelay();
-                url = _gateways.Advance();
+                url = _gateways.Advance(now);
             }
 
             Log($"next attempt to {url} in {delay.TotalMilliseconds:F0} ms (attempt {_backoff.Attempt}; {lastError ?? "closed"})");
@@ -247,7 +252,11 @@ public sealed class FeedSocketWorker : IAsyncDisposable
         }
     }
 
-    private sealed record Outcome(bool WasLive, TimeSpan? Hint, DateTimeOffset? DrainDeadline, string? Error);
+    private sealed record Outcome(bool WasLive, TimeSpan? Hint, DateTimeOffset? DrainDeadline, string? Error)
+    {
+        /// <summary>The connection itself was refused or failed (no HTTP answer): the node is down or restarting.</summary>
+        public bool Unreachable { get; init; }
+    }
 
     private async Task<Outcome> ConnectAndServeAsync(Uri url, CancellationToken stop)
     {
@@ -274,7 +283,7 @@ public sealed class FeedSocketWorker : IAsyncDisposable
                 ? $"connect to {url} failed: {ex.Message}"
                 : $"connect to {url} failed: HTTP {(int)status}{(hint is null ? "" : $", Retry-After {hint.Value.TotalSeconds:F0} s")}";
             Log(error);
-            return new Outcome(false, hint, null, error);
+            return new Outcome(false, hint, null, error) { Unreachable = status == 0 && HasSocketError(ex) };
         }
 
         if (socket.SubProtocol != Protocol)
@@ -323,6 +332,19 @@ public sealed class FeedSocketWorker : IAsyncDisposable
             ?? (closeStatus is { } code ? $"closed by the server: {(int)code} {closeReason}".TrimEnd() : "closed");
         Log($"connection to {url} ended: {reason}");
         return new Outcome(session.Live, closeHint, session.DrainDeadline, reason);
+    }
+
+    private static bool HasSocketError(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is System.Net.Sockets.SocketException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static async Task Quietly(Task task)

@@ -39,20 +39,47 @@ internal sealed class GatewayList
         }
     }
 
+    /// <summary>How long a URL that refused the connection itself (no HTTP answer) is skipped while others are known.</summary>
+    public static readonly TimeSpan UnreachableFor = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<Uri, DateTimeOffset> _unreachableUntil = [];
+
     /// <summary>
     /// Another URL, chosen at random among the others: when a node dies, its clients spread over
-    /// the surviving nodes instead of all moving to the one listed next.
+    /// the surviving nodes instead of all moving to the one listed next. URLs that refused a
+    /// connection within <see cref="UnreachableFor"/> are skipped while another one is left.
     /// </summary>
-    public Uri Advance()
+    public Uri Advance(DateTimeOffset now = default)
     {
         lock (_gate)
         {
             if (_urls.Count > 1)
             {
-                _index = (_index + 1 + Random.Shared.Next(_urls.Count - 1)) % _urls.Count;
+                var others = new List<int>(_urls.Count - 1);
+                for (var i = 1; i < _urls.Count; i++)
+                {
+                    var candidate = (_index + i) % _urls.Count;
+                    if (!(_unreachableUntil.TryGetValue(_urls[candidate], out var until) && until > now))
+                    {
+                        others.Add(candidate);
+                    }
+                }
+
+                _index = others.Count > 0
+                    ? others[Random.Shared.Next(others.Count)]
+                    : (_index + 1 + Random.Shared.Next(_urls.Count - 1)) % _urls.Count;
             }
 
             return _urls[_index];
+        }
+    }
+
+    /// <summary>Notes that <paramref name="url"/> refused a connection at <paramref name="now"/> (a dead or restarting node).</summary>
+    public void MarkUnreachable(Uri url, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            _unreachableUntil[url] = now + UnreachableFor;
         }
     }
 

@@ -50,4 +50,26 @@ public class RetryHintsTests
         var single = new GatewayList([new Uri("ws://only/ws")]);
         Assert.Equal(new Uri("ws://only/ws"), single.MoveAwayFrom(new Uri("ws://only/ws")));
     }
+
+    [Fact]
+    public void A_url_that_refused_a_connection_is_skipped_for_a_while_while_others_are_known()
+    {
+        var dead = new Uri("ws://dead/ws");
+        var list = new GatewayList([dead, new Uri("ws://b/ws"), new Uri("ws://c/ws")]);
+        var now = new DateTimeOffset(2026, 12, 4, 20, 0, 0, TimeSpan.Zero);
+        list.MarkUnreachable(dead, now);
+        var picked = Enumerable.Range(0, 200).Select(_ => list.Advance(now + TimeSpan.FromSeconds(5))).ToList();
+        Assert.DoesNotContain(dead, picked);
+        Assert.Contains(new Uri("ws://b/ws"), picked);
+        Assert.Contains(new Uri("ws://c/ws"), picked);
+
+        // Once the time has passed it is a candidate again.
+        var later = now + GatewayList.UnreachableFor + TimeSpan.FromSeconds(1);
+        Assert.Contains(dead, Enumerable.Range(0, 200).Select(_ => list.Advance(later)));
+
+        // With every other URL unreachable too, the worker still moves on (it never gives up).
+        var pair = new GatewayList([dead, new Uri("ws://other/ws")]);
+        pair.MarkUnreachable(new Uri("ws://other/ws"), now);
+        Assert.Equal(new Uri("ws://other/ws"), pair.Advance(now));
+    }
 }
