@@ -30,7 +30,10 @@ public sealed partial class DirectFeedListener(
     private static readonly byte[] Prefix = "GET /ws"u8.ToArray();
     private static readonly byte[] EndOfHeaders = "\r\n\r\n"u8.ToArray();
 
-    /// <summary>Adds the listener to every endpoint Kestrel opens (those of <c>urls</c> included).</summary>
+    /// <summary>
+    /// Adds the listener to every endpoint Kestrel opens (those of <c>urls</c> included). Kestrel keeps
+    /// one endpoint-defaults action: code that sets its own must call this from it.
+    /// </summary>
     public static void Register(KestrelServerOptions options) =>
         options.ConfigureEndpointDefaults(listen => listen.Use(next =>
         {
@@ -40,6 +43,8 @@ public sealed partial class DirectFeedListener(
 
     public async Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next)
     {
+        // Registered as endpoint defaults, this middleware runs before TLS on an HTTPS endpoint: it
+        // sees the ClientHello, which never starts with "GET /ws", and passes it on untouched.
         if (context.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket || context.Features.Get<ITlsConnectionFeature>() is not null)
         {
             await next(context);
@@ -48,8 +53,12 @@ public sealed partial class DirectFeedListener(
 
         var input = context.Transport.Input;
         Upgrade? upgrade;
-        using (var timeout = new CancellationTokenSource(kestrel.Value.Limits.RequestHeadersTimeout))
+        // As Kestrel does: an idle new connection may wait for its first byte as long as a kept-alive
+        // one; once a request has begun, its headers must arrive within the headers timeout.
+        var limits = kestrel.Value.Limits;
+        using (var timeout = new CancellationTokenSource(limits.KeepAliveTimeout))
         {
+            var started = false;
             while (true)
             {
                 ReadResult result;
@@ -59,12 +68,18 @@ public sealed partial class DirectFeedListener(
                 }
                 catch (OperationCanceledException)
                 {
-                    // No request within the headers timeout, as Kestrel would do.
+                    // No request (or not all of its headers) in time, as Kestrel would do.
                     context.Abort();
                     return;
                 }
 
                 var buffer = result.Buffer;
+                if (!started && !buffer.IsEmpty)
+                {
+                    started = true;
+                    timeout.CancelAfter(limits.RequestHeadersTimeout);
+                }
+
                 var status = Upgrade.TryParse(buffer, out upgrade, out var consumed);
                 if (status == ParseResult.NeedMore && !result.IsCompleted && !result.IsCanceled && buffer.Length < MaxRequestBytes)
                 {

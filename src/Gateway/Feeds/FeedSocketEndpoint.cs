@@ -153,6 +153,11 @@ public sealed partial class FeedSocketHandler(
             }
             else
             {
+                if (closeCode == 0 && connection.TooSlow)
+                {
+                    (closeCode, closeReason) = (CloseCodes.SlowConsumer, "slow consumer");
+                }
+
                 if (closeCode == 0)
                 {
                     (closeCode, closeReason) = node.Draining ? ((int)WebSocketCloseStatus.EndpointUnavailable, "drain") : ((int)WebSocketCloseStatus.NormalClosure, null);

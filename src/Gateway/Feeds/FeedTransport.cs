@@ -83,12 +83,13 @@ public sealed class WebSocketFeedTransport(WebSocket socket) : FeedTransport
             ValueWebSocketReceiveResult result;
             do
             {
+                if (length >= maxBytes)
+                {
+                    return new ClientRead(ClientReadKind.TooBig);
+                }
+
                 if (length == buffer.Length)
                 {
-                    if (buffer.Length >= maxBytes)
-                    {
-                        return new ClientRead(ClientReadKind.TooBig);
-                    }
 
                     rented = ArrayPool<byte>.Shared.Rent(maxBytes);
                     buffer.AsSpan(0, length).CopyTo(rented);
@@ -157,8 +158,13 @@ public sealed class DirectFeedTransport : FeedTransport
 
         return sent == bytes.Length ? default : SendRestAsync(socket, bytes, Math.Max(0, sent));
 
-        static async ValueTask SendRestAsync(Socket socket, byte[] bytes, int sent) =>
-            await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None);
+        static async ValueTask SendRestAsync(Socket socket, byte[] bytes, int sent)
+        {
+            while (sent < bytes.Length)
+            {
+                sent += await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None);
+            }
+        }
     }
 
     private const int MaxSegmentsPerWrite = 64;
@@ -169,7 +175,11 @@ public sealed class DirectFeedTransport : FeedTransport
     public FeedConnection? Connection { get; set; }
 
     public override bool SendsOwnPings => true;
-    public override long SilentForMs => Environment.TickCount64 - Volatile.Read(ref _lastReceived);
+
+    /// <summary>Silence counts only while the session waits for the client: pongs that arrive while it handles a message wait in the pipe.</summary>
+    public override long SilentForMs => Volatile.Read(ref _handling) ? 0 : Environment.TickCount64 - Volatile.Read(ref _lastReceived);
+
+    private bool _handling;
 
     /// <summary>
     /// Hands the frames to the kernel at once without waiting (one gather write; on a client that
@@ -209,6 +219,7 @@ public sealed class DirectFeedTransport : FeedTransport
 
         if (error is not (SocketError.Success or SocketError.WouldBlock))
         {
+            Volatile.Write(ref _broken, 1);
             return ValueTask.FromException(new SocketException((int)error));
         }
 
@@ -218,19 +229,34 @@ public sealed class DirectFeedTransport : FeedTransport
     // The slow path: what the kernel did not take at once, frame by frame, waiting for room.
     private async ValueTask SendRestAsync(IReadOnlyList<OutMessage> messages, long skip, CancellationToken cancellationToken)
     {
-        foreach (var message in messages)
+        try
         {
-            var frame = message.Frame;
-            if (skip >= frame.Length)
+            foreach (var message in messages)
             {
-                skip -= frame.Length;
-                continue;
-            }
+                var frame = message.Frame;
+                if (skip >= frame.Length)
+                {
+                    skip -= frame.Length;
+                    continue;
+                }
 
-            await _socket.SendAsync(frame.AsMemory((int)skip), SocketFlags.None, cancellationToken);
-            skip = 0;
+                while (skip < frame.Length)
+                {
+                    skip += await _socket.SendAsync(frame.AsMemory((int)skip), SocketFlags.None, cancellationToken);
+                }
+
+                skip = 0;
+            }
+        }
+        catch
+        {
+            // A frame may be cut short: nothing more may be written on this connection, not even a close frame.
+            Volatile.Write(ref _broken, 1);
+            throw;
         }
     }
+
+    private int _broken;
 
     /// <summary>
     /// Every whole frame that has arrived is parsed and copied out at once, so the transport's
@@ -238,11 +264,20 @@ public sealed class DirectFeedTransport : FeedTransport
     /// </summary>
     public override async ValueTask<ClientRead> ReceiveAsync(int maxBytes, CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _handling))
+        {
+            // The previous message has been handled: the silence clock starts again from now.
+            Volatile.Write(ref _lastReceived, Environment.TickCount64);
+            Volatile.Write(ref _handling, false);
+        }
+
         while (true)
         {
             if (_ready is { Count: > 0 } ready)
             {
-                return ready.Dequeue();
+                var read = ready.Dequeue();
+                Volatile.Write(ref _handling, read.Kind == ClientReadKind.Message);
+                return read;
             }
 
             if (_ended)
@@ -333,6 +368,13 @@ public sealed class DirectFeedTransport : FeedTransport
 
     public override async Task CloseAsync(int code, string? reason, CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _broken) != 0)
+        {
+            // After a cut frame a close frame would land inside it: drop the connection instead.
+            Abort();
+            return;
+        }
+
         if (Interlocked.Exchange(ref _closeSent, 1) == 0)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -88,6 +88,12 @@ public sealed partial class GatewayNodeState
             // what early clients heard is far too small; once the window has grown by half, everyone
             // is told at once (so a node that dies right after filling up still spreads its herd).
             var window = RetryWindowMs;
+            if (window < told / 2)
+            {
+                // The node has emptied: a later refill is announced again.
+                told = window;
+            }
+
             var everyone = window > told + 500 && window > told * 3 / 2;
             if (everyone)
             {

@@ -197,6 +197,69 @@ public class DirectWebSocketTests
         }, "the national feed counting the sheet through the ASP.NET path");
     }
 
+    [Fact]
+    public async Task A_send_cut_short_by_cancellation_is_never_followed_by_a_close_frame()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new TcpClient { ReceiveBufferSize = 4096 };
+        await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
+        using var server = await listener.AcceptSocketAsync();
+        var pipe = new System.IO.Pipelines.Pipe();
+        var connection = new Microsoft.AspNetCore.Connections.DefaultConnectionContext();
+        var transport = new DirectFeedTransport(server, pipe.Reader, connection);
+
+        // A frame far larger than the socket buffers, to a client that does not read: the send
+        // waits, and is cancelled midway.
+        var big = OutMessage.Json(OutKind.Control, null, null, 0, new string('x', 8 * 1024 * 1024), TestJson.Default.String);
+        using var cancel = new CancellationTokenSource();
+        var send = transport.SendAsync([big], cancel.Token).AsTask();
+        Assert.False(send.IsCompleted, "the 8 MiB frame fitted in the socket buffers at once");
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+
+        // The session would now close: the transport must drop the connection instead of writing a
+        // close frame into the middle of the cut frame.
+        await transport.CloseAsync(1000, null, CancellationToken.None);
+        var aborted = new TaskCompletionSource();
+        using (connection.ConnectionClosed.Register(() => aborted.TrySetResult()))
+        {
+            var done = await Task.WhenAny(aborted.Task, Task.Delay(TimeSpan.FromSeconds(10)));
+            Assert.True(done == aborted.Task, "the connection was not aborted within 10 s");
+        }
+
+        server.Close();
+        var received = new MemoryStream();
+        await client.GetStream().CopyToAsync(received).WaitAsync(TimeSpan.FromSeconds(30));
+        var bytes = received.ToArray();
+        Assert.InRange(bytes.Length, 1, big.Frame.Length - 1);
+        Assert.True(bytes.AsSpan().SequenceEqual(big.Frame.AsSpan(0, bytes.Length)), "bytes other than the frame's were written after it");
+    }
+
+    [Fact]
+    public async Task On_the_aspnet_path_a_message_over_the_limit_is_closed_with_1009()
+    {
+        await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
+        {
+            ["Tprcs:Feeds:Gateway:DirectWebSockets"] = "false",
+            // Not a power of two: the borrowed buffer is larger than the limit.
+            ["Tprcs:Feeds:Gateway:MaxClientMessageBytes"] = "300",
+        });
+        using var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("tprcs.v1");
+        await socket.ConnectAsync(g.WebSocketUri, CancellationToken.None);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("{\"type\":\"ping\",\"feed\":\"" + new string('x', 1000) + "\"}"), WebSocketMessageType.Text, true, CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[64 * 1024];
+        WebSocketReceiveResult result;
+        do
+        {
+            result = await socket.ReceiveAsync(buffer, timeout.Token);
+        }
+        while (result.MessageType != WebSocketMessageType.Close);
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, socket.CloseStatus);
+    }
+
     [Theory]
     [InlineData(125, 2)]
     [InlineData(126, 4)]
@@ -412,3 +475,6 @@ internal sealed class RawWebSocket : IDisposable
 
     public void Dispose() => _tcp.Dispose();
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class TestJson : System.Text.Json.Serialization.JsonSerializerContext;
