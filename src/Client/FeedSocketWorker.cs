@@ -331,7 +331,12 @@ public sealed class FeedSocketWorker : IAsyncDisposable
         var reason = session.EndReason
             ?? (closeStatus is { } code ? $"closed by the server: {(int)code} {closeReason}".TrimEnd() : "closed");
         Log($"connection to {url} ended: {reason}");
-        return new Outcome(session.Live, closeHint, session.DrainDeadline, reason);
+        // Dropped without a close frame (a killed node, a dead link): like a refused connection, that
+        // URL is skipped for a while, so that the herd does not come back to a dead node.
+        return new Outcome(session.Live, closeHint, session.DrainDeadline, reason)
+        {
+            Unreachable = closeStatus is null && session.DrainDeadline is null && !stop.IsCancellationRequested,
+        };
     }
 
     private static bool HasSocketError(Exception? ex)

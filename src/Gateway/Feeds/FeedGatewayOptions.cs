@@ -62,11 +62,11 @@ public sealed class FeedGatewayOptions
     /// <summary>The URL clients use to reach this node (sent to clients in hello). Default: the first address Kestrel listens on.</summary>
     public string? PublicUrl { get; set; }
 
-    /// <summary>Interval of WebSocket pings to each client. Default: 20 s.</summary>
+    /// <summary>Interval of WebSocket pings on connections served through ASP.NET Core's WebSockets (direct connections are pinged with each heartbeat). Default: 20 s.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>A client that does not answer a ping within this time is dropped. Default: 20 s.</summary>
+    /// <summary>A client that does not answer a ping within this time is dropped (direct connections: silent for 1.2 heartbeat intervals plus this). Default: 20 s.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
