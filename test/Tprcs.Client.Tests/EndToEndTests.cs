@@ -241,6 +241,28 @@ public class EndToEndTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task After_two_nodes_dropped_it_the_worker_goes_to_the_one_that_did_not()
+    {
+        await using var a = await TestGateway.StartAsync();
+        await using var b = await TestGateway.StartAsync();
+        await using var c = await TestGateway.StartAsync();
+        await using var client = new TprcsClient(Options(a.WebSocketUri, b.WebSocketUri, c.WebSocketUri));
+        client.Watch(RootFeed);
+        var first = await Wait.ForAsync(client.Worker, s => s.State == ConnectionState.Live, "a first connection", Long);
+        Assert.Equal(a.WebSocketUri, first.Gateway);
+
+        // Dropped without a close frame, as by a node that dies: that URL is skipped for a while.
+        client.Worker.AbortConnection();
+        var second = await Wait.ForAsync(client.Worker, s => s.State == ConnectionState.Live && s.Gateway != a.WebSocketUri,
+            "a connection to another node after the first drop", Long);
+        client.Worker.AbortConnection();
+        var third = await Wait.ForAsync(client.Worker, s => s.State == ConnectionState.Live && s.Gateway != second.Gateway,
+            "a connection after the second drop", Long);
+        var neverDropped = new[] { b.WebSocketUri, c.WebSocketUri }.Single(u => u != second.Gateway);
+        Assert.Equal(neverDropped, third.Gateway);
+    }
+
+    [Fact]
     public async Task An_unknown_feed_is_reported_on_its_store_and_the_others_stay_live()
     {
         await using var gateway = await TestGateway.StartAsync();
