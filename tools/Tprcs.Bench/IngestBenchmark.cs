@@ -24,7 +24,7 @@ public static class IngestBenchmark
         var random = new Random(42);
         units = units.OrderBy(_ => random.Next()).Take(options.Limit ?? units.Count).ToList();
         var expected = new long[election.Parties.Count];
-        var bodies = units.Select((u, i) => Body(election, u, i, random, expected)).ToArray();
+        var bodies = units.Select((u, i) => SheetGenerator.Consistent(election, u, $"bench-{i}", random, expected)).ToArray();
         Console.WriteLine($"{election.Id}: {units.Count:N0} sheets to submit, {options.Concurrency} in flight.");
 
         await using var gateway = options.Url is null
@@ -101,40 +101,6 @@ public static class IngestBenchmark
               national totals exact     {(exact ? "yes" : "NO")} (votes per party equal the sums of the sheets sent)
             """);
         return exact ? 0 : 1;
-    }
-
-    /// <summary>A consistent sheet for the unit (so that every unit ends up counted), its votes added to <paramref name="expected"/>.</summary>
-    private static byte[] Body(Election election, AreaRef unit, int index, Random random, long[] expected)
-    {
-        var register = (int)unit.RegisteredVoters;
-        var accredited = random.Next(register / 3, register + 1);
-        var rejected = Math.Min(accredited, random.Next(0, 10));
-        var valid = accredited - rejected;
-        using var stream = new MemoryStream(512);
-        using (var json = new Utf8JsonWriter(stream))
-        {
-            json.WriteStartObject();
-            json.WriteString("submissionId", $"bench-{index}");
-            json.WriteString("pollingUnit", unit.Code);
-            json.WriteNumber("accreditedVoters", accredited);
-            json.WriteNumber("rejected", rejected);
-            json.WriteStartObject("votes");
-            var left = valid;
-            for (var p = 0; p < election.Parties.Count; p++)
-            {
-                var share = p == election.Parties.Count - 1 ? left : (p < 4 ? random.Next(0, left + 1) : random.Next(0, Math.Min(left, 5) + 1));
-                left -= share;
-                expected[p] += share;
-                json.WriteNumber(election.Parties[p].Code, share);
-            }
-
-            json.WriteEndObject();
-            json.WriteNumber("totalValid", valid);
-            json.WriteNumber("totalCast", valid + rejected);
-            json.WriteEndObject();
-        }
-
-        return stream.ToArray();
     }
 
     /// <summary>Watches the national feed over the WebSocket protocol and notes when every unit is counted.</summary>

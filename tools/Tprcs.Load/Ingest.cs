@@ -52,44 +52,11 @@ public sealed class ElectionPlan
             var q = _unitsByChild[_next++ % Children.Length];
             if (q.TryDequeue(out var unit))
             {
-                return Body(unit, $"load-{runId}-{Interlocked.Increment(ref _submitted)}");
+                return SheetGenerator.Consistent(Election, unit, $"load-{runId}-{Interlocked.Increment(ref _submitted)}", _random);
             }
         }
 
         return null;
-    }
-
-    private byte[] Body(AreaRef unit, string submissionId)
-    {
-        var register = (int)unit.RegisteredVoters;
-        var accredited = _random.Next(register / 3, register + 1);
-        var rejected = Math.Min(accredited, _random.Next(0, 10));
-        var valid = accredited - rejected;
-        using var stream = new MemoryStream(512);
-        using (var json = new Utf8JsonWriter(stream))
-        {
-            json.WriteStartObject();
-            json.WriteString("submissionId", submissionId);
-            json.WriteString("pollingUnit", unit.Code);
-            json.WriteNumber("accreditedVoters", accredited);
-            json.WriteNumber("rejected", rejected);
-            json.WriteStartObject("votes");
-            var left = valid;
-            var parties = Election.Parties;
-            for (var p = 0; p < parties.Count; p++)
-            {
-                var share = p == parties.Count - 1 ? left : (p < 4 ? _random.Next(0, left + 1) : _random.Next(0, Math.Min(left, 5) + 1));
-                left -= share;
-                json.WriteNumber(parties[p].Code, share);
-            }
-
-            json.WriteEndObject();
-            json.WriteNumber("totalValid", valid);
-            json.WriteNumber("totalCast", valid + rejected);
-            json.WriteEndObject();
-        }
-
-        return stream.ToArray();
     }
 }
 
