@@ -65,7 +65,7 @@ public sealed class FeedConnection : IThreadPoolWorkItem
         if (_transport.SendsOwnPings
             && _transport.SilentForMs > (_options.HeartbeatInterval * 1.2 + _options.KeepAliveTimeout).TotalMilliseconds)
         {
-            Cancel(_abort);
+            Abort();
             return;
         }
 
@@ -75,6 +75,9 @@ public sealed class FeedConnection : IThreadPoolWorkItem
             Enqueue(PingFrame);
         }
     }
+
+    /// <summary>Ends the connection: its session stops receiving and closes it (end of a drain, a dead peer).</summary>
+    internal void Abort() => Cancel(_abort);
 
     private static void Cancel(CancellationTokenSource? source)
     {

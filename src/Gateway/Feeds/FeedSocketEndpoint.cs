@@ -96,7 +96,7 @@ public sealed partial class FeedSocketHandler(
             direct.Connection = connection;
         }
 
-        node.Add(connection, close);
+        node.Add(connection);
         connection.Enqueue(OutMessage.Control(
             new HelloMessage("hello", FeedSocketEndpoint.Protocol, node.NodeId, (int)_settings.HeartbeatInterval.TotalMilliseconds,
                 node.RetryWindowMs, node.GatewayUrls),

@@ -12,8 +12,8 @@ namespace Tprcs.Gateway.Feeds;
 /// </summary>
 public sealed partial class GatewayNodeState
 {
-    private readonly ConcurrentDictionary<FeedConnection, CancellationTokenSource> _connections = new();
-    private readonly ConcurrentDictionary<FeedConnection, long> _nextHeartbeat = new();
+    // Each connection with the time its next heartbeat is due.
+    private readonly ConcurrentDictionary<FeedConnection, long> _connections = new();
     private readonly FeedGatewayOptions _options;
     private readonly IServer _server;
     private readonly TimeProvider _time;
@@ -65,11 +65,7 @@ public sealed partial class GatewayNodeState
         }
     }
 
-    public void Add(FeedConnection connection, CancellationTokenSource close)
-    {
-        _connections[connection] = close;
-        _nextHeartbeat[connection] = NextHeartbeatAt();
-    }
+    public void Add(FeedConnection connection) => _connections[connection] = NextHeartbeatAt();
 
     /// <summary>
     /// Heartbeats for every connection from one loop (no timer per connection): each connection is
@@ -100,7 +96,7 @@ public sealed partial class GatewayNodeState
                 told = window;
             }
 
-            foreach (var (connection, due) in _nextHeartbeat)
+            foreach (var (connection, due) in _connections)
             {
                 if (due > now && !everyone)
                 {
@@ -110,7 +106,7 @@ public sealed partial class GatewayNodeState
                 message ??= OutMessage.Control(new HeartbeatMessage("heartbeat", _time.GetUtcNow().ToUnixTimeMilliseconds(), RetryWindowMs),
                     FeedJsonContext.Default.HeartbeatMessage);
                 // TryUpdate: a connection removed meanwhile must not be added back.
-                if (_nextHeartbeat.TryUpdate(connection, NextHeartbeatAt(), due))
+                if (_connections.TryUpdate(connection, NextHeartbeatAt(), due))
                 {
                     connection.Heartbeat(message);
                 }
@@ -124,7 +120,6 @@ public sealed partial class GatewayNodeState
     public void Remove(FeedConnection connection)
     {
         _connections.TryRemove(connection, out _);
-        _nextHeartbeat.TryRemove(connection, out _);
         if (Draining && _connections.IsEmpty)
         {
             _drained.TrySetResult();
@@ -153,16 +148,9 @@ public sealed partial class GatewayNodeState
             await _drained.Task.WaitAsync(timeout.Token).ContinueWith(_ => { }, TaskScheduler.Default);
         }
 
-        foreach (var close in _connections.Values)
+        foreach (var connection in _connections.Keys)
         {
-            try
-            {
-                close.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // That connection ended by itself meanwhile.
-            }
+            connection.Abort();
         }
     }
 
