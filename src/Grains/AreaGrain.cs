@@ -103,7 +103,9 @@ public sealed partial class AreaGrain(
 
     public Task<ChildReport> GetReport()
     {
-        var (totals, version) = Current();
+        // Every change to a row is in _changed until a flush sums the rows again: without one, the
+        // last flush's sums are current (parents ask their children on every reconciliation).
+        var (totals, version) = _changed.Count > 0 ? Current() : (_totals, _version);
         return Task.FromResult(new ChildReport(_area.Code, version, totals, null));
     }
 

@@ -16,7 +16,6 @@ public sealed partial class PollingUnitGrain(
     TimeProvider time,
     ILogger<PollingUnitGrain> logger) : Grain, IPollingUnitGrain
 {
-    private Election? _election;
     private UnitLedger? _ledger;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -24,7 +23,6 @@ public sealed partial class PollingUnitGrain(
         var (electionId, code) = Keys.Split(this.GetPrimaryKeyString());
         if (catalog.TryGet(electionId, out var election) && election.TryGetArea(code, out var unit) && unit.IsPollingUnit)
         {
-            _election = election;
             _ledger = await LoadAsync(election, unit, cancellationToken);
         }
     }
@@ -42,19 +40,19 @@ public sealed partial class PollingUnitGrain(
 
     public async Task<SubmitOutcome> Submit(SubmitSheet command)
     {
-        if (_ledger is null || _election is null)
+        if (_ledger is null)
         {
             return SubmitOutcome.Fail(SubmitOutcomeKind.UnknownUnit, new FieldError("pollingUnit", "unknown-unit",
                 $"Polling unit '{command.PollingUnit}' is not in election '{command.ElectionId}'."));
         }
 
-        var errors = SheetRules.Validate(command, _election);
+        var errors = SheetRules.Validate(command, _ledger.Election);
         if (errors.Count > 0)
         {
             return new SubmitOutcome(SubmitOutcomeKind.Invalid, null, [.. errors]);
         }
 
-        var normalized = command with { Figures = SheetRules.Normalize(command.Figures, _election) };
+        var normalized = command with { Figures = SheetRules.Normalize(command.Figures, _ledger.Election) };
         var body = SubmissionRecord.Serialize(normalized);
         var hash = SubmissionRecord.Hash(body);
 
@@ -75,21 +73,21 @@ public sealed partial class PollingUnitGrain(
                 return SubmitOutcome.Fail(SubmitOutcomeKind.Conflict, amendmentError);
             }
 
-            var record = new SubmissionRecord(_election.Id, _ledger.Unit.Code, _ledger.Unit.Parent ?? "",
+            var record = new SubmissionRecord(_ledger.Election.Id, _ledger.Unit.Code, _ledger.Unit.Parent ?? "",
                 _ledger.Version + 1, command.SubmissionId, command.Agent, ReceivedNow(), hash, normalized);
             var appended = await log.AppendAsync(record, body);
             switch (appended.Status)
             {
                 case AppendStatus.Appended:
                     var receipt = _ledger.Apply(record);
-                    LogStored(logger, _election.Id, record.PollingUnit, record.Version, receipt.UnitStatus);
+                    LogStored(logger, _ledger.Election.Id, record.PollingUnit, record.Version, receipt.UnitStatus);
                     ReportToParent();
                     return new SubmitOutcome(SubmitOutcomeKind.Created, receipt, []);
                 case AppendStatus.DuplicateSubmissionId when appended.ExistingUnit != _ledger.Unit.Code:
                     return SubmitOutcome.Fail(SubmitOutcomeKind.Conflict, new FieldError("submissionId", "idempotency",
                         $"Submission '{command.SubmissionId}' was already used for polling unit '{appended.ExistingUnit}'."));
                 default:
-                    _ledger = await LoadAsync(_election, _ledger.Unit, CancellationToken.None);
+                    _ledger = await LoadAsync(_ledger.Election, _ledger.Unit, CancellationToken.None);
                     break;
             }
         }
@@ -113,7 +111,7 @@ public sealed partial class PollingUnitGrain(
         {
             // One-way: the unit never waits on its area, and a lost report is repaired by the
             // area's reconciliation from the log.
-            _ = GrainFactory.GetGrain<IAreaGrain>(Keys.Compose(_election!.Id, parent)).ReportChild(_ledger.Report());
+            _ = GrainFactory.GetGrain<IAreaGrain>(Keys.Compose(_ledger.Election.Id, parent)).ReportChild(_ledger.Report());
         }
     }
 

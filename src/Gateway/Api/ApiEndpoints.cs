@@ -78,8 +78,7 @@ public static partial class ApiEndpoints
     {
         if (http.Request.ContentLength > MaxSubmissionBytes)
         {
-            return Problems.Field(StatusCodes.Status413PayloadTooLarge, "Sheet too large", "body", "size",
-                $"A submission is at most {MaxSubmissionBytes} bytes.");
+            return SheetTooLarge();
         }
 
         SubmissionRequest? request;
@@ -96,8 +95,7 @@ public static partial class ApiEndpoints
         }
         catch (LimitedStream.TooLargeException)
         {
-            return Problems.Field(StatusCodes.Status413PayloadTooLarge, "Sheet too large", "body", "size",
-                $"A submission is at most {MaxSubmissionBytes} bytes.");
+            return SheetTooLarge();
         }
 
         if (request is null)
@@ -132,14 +130,20 @@ public static partial class ApiEndpoints
             return Problems.Unavailable("The sheet could not be confirmed as stored; retry with the same submissionId.");
         }
 
-        var fieldErrors = outcome.Errors.Select(e => new FieldErrorJson(e.Field, e.Rule, e.Message)).ToArray();
         return outcome.Kind switch
         {
             SubmitOutcomeKind.Created => TypedResults.Created(
                 $"/api/v1/elections/{electionId}/polling-units/{command.PollingUnit}", outcome.Receipt!.ToJson()),
             SubmitOutcomeKind.Replayed => TypedResults.Ok(outcome.Receipt!.ToJson()),
-            SubmitOutcomeKind.Conflict => Problems.Fields(StatusCodes.Status409Conflict, "Conflict", fieldErrors),
-            _ => Problems.Fields(StatusCodes.Status422UnprocessableEntity, "Invalid sheet", fieldErrors),
+            SubmitOutcomeKind.Conflict => Problems.Fields(StatusCodes.Status409Conflict, "Conflict", FieldErrors(outcome)),
+            _ => Problems.Fields(StatusCodes.Status422UnprocessableEntity, "Invalid sheet", FieldErrors(outcome)),
         };
     }
+
+    private static FieldErrorJson[] FieldErrors(SubmitOutcome outcome) =>
+        outcome.Errors.Select(e => new FieldErrorJson(e.Field, e.Rule, e.Message)).ToArray();
+
+    private static IResult SheetTooLarge() =>
+        Problems.Field(StatusCodes.Status413PayloadTooLarge, "Sheet too large", "body", "size",
+            $"A submission is at most {MaxSubmissionBytes} bytes.");
 }

@@ -17,7 +17,10 @@ public static class Problems
     public static IResult NotFound(string field, string message) =>
         Field(StatusCodes.Status404NotFound, "Not found", field, "exists", message);
 
+    public const string UnavailableType = "urn:tprcs:problem:unavailable";
+    public const string UnavailableTitle = "Cluster unavailable";
+
     public static IResult Unavailable(string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Cluster unavailable",
-            type: "urn:tprcs:problem:unavailable", detail: detail);
+        TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: UnavailableTitle,
+            type: UnavailableType, detail: detail);
 }

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Tprcs.Gateway.Api;
 
 namespace Tprcs.Gateway.Feeds;
 
@@ -141,15 +142,15 @@ public sealed partial class DirectFeedListener(
         return Encoding.ASCII.GetBytes(response.Append("\r\n").ToString());
     }
 
-    /// <summary>The same answer as the endpoint's: 503, Retry-After, a problem document; then the connection closes.</summary>
+    /// <summary>The same answer as the endpoint's (<see cref="Problems.Unavailable"/>): 503, Retry-After, a problem document; then the connection closes.</summary>
     private static byte[] Refusal(TimeSpan retryAfter, string detail)
     {
         var body = new ArrayBufferWriter<byte>(512);
         using (var json = new Utf8JsonWriter(body))
         {
             json.WriteStartObject();
-            json.WriteString("type", "urn:tprcs:problem:unavailable");
-            json.WriteString("title", "Cluster unavailable");
+            json.WriteString("type", Problems.UnavailableType);
+            json.WriteString("title", Problems.UnavailableTitle);
             json.WriteNumber("status", 503);
             json.WriteString("detail", detail);
             json.WriteEndObject();

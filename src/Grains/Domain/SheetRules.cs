@@ -82,7 +82,8 @@ public static partial class SheetRules
                 Add("votes", "size", $"votes lists {f.Votes.Length} entries; the election has {election.Parties.Count} parties.");
             }
 
-            var seen = new HashSet<string>(StringComparer.Ordinal);
+            // Per submission: no string or set is built for a valid entry.
+            Span<bool> seen = stackalloc bool[election.Parties.Count];
             foreach (var v in f.Votes)
             {
                 if (v is null || string.IsNullOrEmpty(v.Party))
@@ -91,17 +92,24 @@ public static partial class SheetRules
                     continue;
                 }
 
-                var field = $"votes.{v.Party}";
-                if (election.PartyIndex(v.Party) < 0)
+                var index = election.PartyIndex(v.Party);
+                if (index < 0)
                 {
-                    Add(field, "unknown-party", $"Party '{v.Party}' is not in election '{election.Id}'.");
+                    Add($"votes.{v.Party}", "unknown-party", $"Party '{v.Party}' is not in election '{election.Id}'.");
                 }
-                else if (!seen.Add(v.Party))
+                else if (seen[index])
                 {
-                    Add(field, "duplicate", $"Party '{v.Party}' appears twice.");
+                    Add($"votes.{v.Party}", "duplicate", $"Party '{v.Party}' appears twice.");
+                }
+                else
+                {
+                    seen[index] = true;
                 }
 
-                CheckFigure(errors, field, v.Votes);
+                if (v.Votes is < 0 or > MaxFigure)
+                {
+                    CheckFigure(errors, $"votes.{v.Party}", v.Votes);
+                }
             }
         }
 
