@@ -165,7 +165,7 @@ public sealed partial class Feed
                 if (!ahead || refreshed)
                 {
                     var resumable = epoch == doc.Epoch && seq is { } from && from >= 0 && from <= doc.Seq;
-                    var missed = resumable ? Missed(seq!.Value, doc.Seq, null) ?? (remote is null ? null : Missed(seq!.Value, doc.Seq, remote)) : null;
+                    var missed = resumable ? Missed(seq!.Value, doc.Seq, null) ?? (remote is null ? null : Missed(seq!.Value, doc.Seq, RemoteMessagesLocked(remote))) : null;
                     if (missed is not null || !resumable || remote is not null || pass > 1)
                     {
                         Register(connection, doc, seq, missed);
@@ -211,7 +211,7 @@ public sealed partial class Feed
     private void Register(FeedConnection connection, FeedSnapshot doc, long? seq, List<OutMessage>? missed)
     {
         var mode = missed is null ? "snapshot" : "resume";
-        connection.Track(Key, this, missed is null ? null : doc.Epoch, missed is null ? -1 : seq!.Value);
+        connection.Track(this, missed is null ? null : doc.Epoch, missed is null ? -1 : seq!.Value);
         connection.Enqueue(OutMessage.Control(new SubscribedMessage("subscribed", Key, mode, doc.Epoch, doc.Seq),
             FeedJsonContext.Default.SubscribedMessage));
         if (missed is null)
@@ -302,17 +302,32 @@ public sealed partial class Feed
         _window.InsertRange(0, older);
     }
 
+    private (FeedCatchUp Source, OutMessage[] Messages)? _remoteMessages;
+
+    // Called under _gate: a grain answer's deltas serialized once, for every client resumed from it
+    // (those the window could not take, when it is full).
+    private OutMessage[] RemoteMessagesLocked(FeedCatchUp remote)
+    {
+        if (_remoteMessages is not { } cached || !ReferenceEquals(cached.Source, remote))
+        {
+            cached = (remote, Array.ConvertAll(remote.Deltas ?? [], DeltaMessage));
+            _remoteMessages = cached;
+        }
+
+        return cached.Messages;
+    }
+
     // Called under _gate: the deltas (from, to], from the grain's answer then this node's window,
     // or null when they do not form an unbroken chain.
-    private List<OutMessage>? Missed(long from, long to, FeedCatchUp? remote)
+    private List<OutMessage>? Missed(long from, long to, OutMessage[]? remote)
     {
         var result = new List<OutMessage>();
         var next = from + 1;
-        foreach (var d in remote?.Deltas ?? [])
+        foreach (var m in remote ?? [])
         {
-            if (d.Epoch == _doc!.Epoch && d.Seq == next && next <= to)
+            if (m.Epoch == _doc!.Epoch && m.Seq == next && next <= to)
             {
-                result.Add(DeltaMessage(d));
+                result.Add(m);
                 next++;
             }
         }

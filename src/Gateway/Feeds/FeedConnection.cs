@@ -126,11 +126,11 @@ public sealed class FeedConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Registers a feed with the position the client already holds (null epoch: none yet).</summary>
-    internal void Track(string key, Feed feed, string? epoch, long seq)
+    internal void Track(Feed feed, string? epoch, long seq)
     {
         lock (_gate)
         {
-            _feeds[key] = new Tracked(feed, epoch, seq);
+            _feeds[feed.Key] = new Tracked(feed, epoch, seq);
         }
     }
 
@@ -507,9 +507,6 @@ public static class CloseCodes
 {
     /// <summary>The client fell behind for too long.</summary>
     public const int SlowConsumer = 4008;
-
-    /// <summary>The client sent something the protocol does not allow.</summary>
-    public const int ProtocolError = 4002;
 
     /// <summary>The gateway is shutting down; reconnect to another node.</summary>
     public const int GoingAway = 1001;

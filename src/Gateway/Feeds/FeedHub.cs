@@ -42,10 +42,9 @@ public sealed partial class FeedHub(
             return null;
         }
 
-        var parties = election.Parties.Select(p => p.Code).ToArray();
         var lazy = _feeds.GetOrAdd(key, k => new Lazy<Task<Feed>>(async () =>
         {
-            var feed = new Feed(k, parties, cluster, _options.DeltaWindow, logger);
+            var feed = new Feed(k, election.Parties.Select(p => p.Code).ToArray(), cluster, _options.DeltaWindow, logger);
             await feed.StartAsync();
             LogFeedOpened(logger, k);
             return feed;

@@ -160,7 +160,7 @@ public sealed partial class FeedSocketHandler(
 
                 if (closeCode == 0)
                 {
-                    (closeCode, closeReason) = node.Draining ? ((int)WebSocketCloseStatus.EndpointUnavailable, "drain") : ((int)WebSocketCloseStatus.NormalClosure, null);
+                    (closeCode, closeReason) = node.Draining ? (CloseCodes.GoingAway, "drain") : ((int)WebSocketCloseStatus.NormalClosure, null);
                 }
 
                 await Quietly(transport.CloseAsync(closeCode, closeReason, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2)));

@@ -168,6 +168,10 @@ public sealed class DirectFeedTransport : FeedTransport
     }
 
     private const int MaxSegmentsPerWrite = 64;
+
+    [ThreadStatic]
+    private static List<ArraySegment<byte>>? t_segments;
+
     private int _closeSent;
     private long _lastReceived = Environment.TickCount64;
 
@@ -205,16 +209,23 @@ public sealed class DirectFeedTransport : FeedTransport
         }
         else
         {
-            var count = Math.Min(messages.Count, MaxSegmentsPerWrite);
-            var segments = new ArraySegment<byte>[count];
+            // One list per thread, used only during this synchronous call: nothing per send, nothing per idle connection.
+            var segments = t_segments ??= new List<ArraySegment<byte>>(MaxSegmentsPerWrite);
             total = 0;
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < messages.Count && i < MaxSegmentsPerWrite; i++)
             {
-                segments[i] = messages[i].Frame;
-                total += segments[i].Count;
+                segments.Add(messages[i].Frame);
+                total += messages[i].Frame.Length;
             }
 
-            sent = _socket.Send(segments, SocketFlags.None, out error);
+            try
+            {
+                sent = _socket.Send(segments, SocketFlags.None, out error);
+            }
+            finally
+            {
+                segments.Clear();
+            }
         }
 
         if (error is not (SocketError.Success or SocketError.WouldBlock))

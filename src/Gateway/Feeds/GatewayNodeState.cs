@@ -42,13 +42,19 @@ public sealed partial class GatewayNodeState
         ?? _server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
         ?? "";
 
-    /// <summary>WebSocket URLs of the live nodes (this one included), for clients to rotate across.</summary>
-    public string[] GatewayUrls =>
+    /// <summary>WebSocket URLs of the live nodes (this one included), for clients to rotate across; built once per list of peers.</summary>
+    public string[] GatewayUrls => _gatewayUrls ??=
         _peers.Where(p => !p.Draining).Select(p => ToWebSocketUrl(p.Url)).DefaultIfEmpty(ToWebSocketUrl(Url)).Distinct().ToArray();
+
+    private volatile string[]? _gatewayUrls;
 
     public GatewayNode Describe() => new(NodeId, Url, Connections, _options.AdmissionPerSecond, Draining);
 
-    public void UpdatePeers(GatewayNode[] nodes) => _peers = nodes;
+    public void UpdatePeers(GatewayNode[] nodes)
+    {
+        _peers = nodes;
+        _gatewayUrls = null;
+    }
 
     /// <summary>
     /// The first-retry window (docs/protocol.md): the time the other live nodes need to admit this
@@ -103,7 +109,7 @@ public sealed partial class GatewayNodeState
                     continue;
                 }
 
-                message ??= OutMessage.Control(new HeartbeatMessage("heartbeat", _time.GetUtcNow().ToUnixTimeMilliseconds(), RetryWindowMs),
+                message ??= OutMessage.Control(new HeartbeatMessage("heartbeat", _time.GetUtcNow().ToUnixTimeMilliseconds(), window),
                     FeedJsonContext.Default.HeartbeatMessage);
                 // TryUpdate: a connection removed meanwhile must not be added back.
                 if (_connections.TryUpdate(connection, NextHeartbeatAt(), due))
