@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Tprcs.Client;
 
 /// <summary>The self-consistency rule of a feed document: totals equal the sum of the rows, field by field.</summary>
@@ -10,9 +12,16 @@ public static class TallyMath
     /// </summary>
     public static string? FindMismatch(Tally totals, IReadOnlyCollection<FeedRow> rows)
     {
-        ArgumentNullException.ThrowIfNull(totals);
         ArgumentNullException.ThrowIfNull(rows);
-        if (rows.Count == 0)
+        return FindMismatch(totals, rows is ImmutableArray<FeedRow> array ? array : [.. rows]);
+    }
+
+    /// <inheritdoc cref="FindMismatch(Tally, IReadOnlyCollection{FeedRow})"/>
+    /// <remarks>The stores' overload: checked on every applied delta, without boxing the rows.</remarks>
+    public static string? FindMismatch(Tally totals, ImmutableArray<FeedRow> rows)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        if (rows.IsDefaultOrEmpty)
         {
             return null;
         }
