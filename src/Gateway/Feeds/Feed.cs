@@ -502,10 +502,16 @@ public sealed partial class Feed
 
         foreach (var d in catchUp.Deltas!)
         {
-            if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
-            {
-                ApplyAndBroadcast(d);
-            }
+            ApplyIfNext(d);
+        }
+    }
+
+    // Called under _gate: applies the delta when it is the document's next one.
+    private void ApplyIfNext(FeedDelta d)
+    {
+        if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
+        {
+            ApplyAndBroadcast(d);
         }
     }
 
@@ -523,10 +529,7 @@ public sealed partial class Feed
         _pending.Clear();
         foreach (var d in pending)
         {
-            if (d.Epoch == _doc!.Epoch && d.Seq == _doc.Seq + 1)
-            {
-                ApplyAndBroadcast(d);
-            }
+            ApplyIfNext(d);
         }
     }
 

@@ -218,34 +218,38 @@ public abstract partial class AdoSubmissionLog : ISubmissionLog, IAsyncDisposabl
     public Task<IReadOnlyList<SubmissionRecord>> ReadChildrenAsync(string electionId, string parentArea, CancellationToken cancellationToken = default) =>
         ReadAsync("parent_area = @k ORDER BY polling_unit, version", electionId, parentArea, cancellationToken);
 
-    public async IAsyncEnumerable<SubmissionRecord> ReadAllAsync(string electionId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<SubmissionRecord> ReadAllAsync(string electionId, CancellationToken cancellationToken = default) =>
+        QueryAsync("ORDER BY polling_unit, version", electionId, null, cancellationToken);
+
+    private async Task<IReadOnlyList<SubmissionRecord>> ReadAsync(string where, string electionId, string key, CancellationToken cancellationToken)
+    {
+        var rows = new List<SubmissionRecord>();
+        await foreach (var row in QueryAsync($"AND {where}", electionId, key, cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>The election's rows, narrowed and ordered by <paramref name="rest"/> (which may use <c>@k</c> = <paramref name="key"/>).</summary>
+    private async IAsyncEnumerable<SubmissionRecord> QueryAsync(string rest, string electionId, string? key,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM submissions WHERE election_id = @e ORDER BY polling_unit, version";
+        command.CommandText = $"SELECT {Columns} FROM submissions WHERE election_id = @e {rest}";
         Add(command, "e", DbType.String).Value = electionId;
+        if (key is not null)
+        {
+            Add(command, "k", DbType.String).Value = key;
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             yield return Map(reader);
         }
-    }
-
-    private async Task<IReadOnlyList<SubmissionRecord>> ReadAsync(string where, string electionId, string key, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM submissions WHERE election_id = @e AND {where}";
-        Add(command, "e", DbType.String).Value = electionId;
-        Add(command, "k", DbType.String).Value = key;
-        var rows = new List<SubmissionRecord>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            rows.Add(Map(reader));
-        }
-
-        return rows;
     }
 
     private SubmissionRecord Map(DbDataReader r) => new(
