@@ -123,6 +123,8 @@ static int Usage()
           storm   [--clients N] [--silos 1|2] [--jitter both|on|off] [--election ...]
                   N SDK clients on gateway 1 of 3; SIGKILL gateway 1; time until all are resynced; reconnect attempts per 100 ms.
           --verbose  show the child processes' output
+        environment: TPRCS_LOAD_GATEWAY_ENV="NAME=value;..." runtime settings of the measured servers (default DOTNET_gcServer=0);
+                     TPRCS_LOAD_HOLD_IDLE=S  fanout holds the idle clients S seconds after measuring memory (for dotnet-gcdump)
         """);
     return 2;
 }
