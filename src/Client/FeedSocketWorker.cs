@@ -366,50 +366,77 @@ public sealed class FeedSocketWorker : IAsyncDisposable
 
     // ---- one connection ------------------------------------------------------------------------
 
+    /// <summary>Most messages (heartbeats, deltas) fit the connection's own small buffer; a larger one (a snapshot) is assembled in a pooled buffer returned once it is handled.</summary>
+    private const int SmallReceiveBuffer = 4 * 1024;
+
     private async Task ReceiveLoopAsync(Session session)
     {
         var socket = session.Socket;
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        var small = new byte[SmallReceiveBuffer];
         while (true)
         {
-            buffer.ResetWrittenCount();
-            ValueWebSocketReceiveResult result;
-            do
+            var buffer = small;
+            byte[]? rented = null;
+            try
             {
-                if (buffer.WrittenCount >= _options.MaxMessageBytes)
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
                 {
-                    session.EndReason = $"a message exceeded {_options.MaxMessageBytes} bytes";
-                    await CloseQuietlyAsync(socket, WebSocketCloseStatus.MessageTooBig, "message too big").ConfigureAwait(false);
+                    if (length >= _options.MaxMessageBytes)
+                    {
+                        session.EndReason = $"a message exceeded {_options.MaxMessageBytes} bytes";
+                        await CloseQuietlyAsync(socket, WebSocketCloseStatus.MessageTooBig, "message too big").ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (length == buffer.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, buffer.Length * 2));
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        if (rented is not null)
+                        {
+                            ArrayPool<byte>.Shared.Return(rented);
+                        }
+
+                        buffer = rented = bigger;
+                    }
+
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length), session.Token).ConfigureAwait(false);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    // Answer the close handshake, then end.
+                    await CloseQuietlyAsync(socket, WebSocketCloseStatus.NormalClosure, null).ConfigureAwait(false);
                     return;
                 }
 
-                result = await socket.ReceiveAsync(buffer.GetMemory(16 * 1024), session.Token).ConfigureAwait(false);
-                buffer.Advance(result.Count);
-            }
-            while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+                session.Heard();
+                ServerMessage? message;
+                try
+                {
+                    message = WireReader.Read(buffer.AsSpan(0, length));
+                }
+                catch (JsonException ex)
+                {
+                    Log($"ignored a message that does not parse: {ex.Message}");
+                    continue;
+                }
 
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                // Answer the close handshake, then end.
-                await CloseQuietlyAsync(socket, WebSocketCloseStatus.NormalClosure, null).ConfigureAwait(false);
-                return;
+                if (message is not null)
+                {
+                    Dispatch(session, message);
+                }
             }
-
-            session.Heard();
-            ServerMessage? message;
-            try
+            finally
             {
-                message = JsonSerializer.Deserialize(buffer.WrittenSpan, TprcsJsonContext.Default.ServerMessage);
-            }
-            catch (JsonException ex)
-            {
-                Log($"ignored a message that does not parse: {ex.Message}");
-                continue;
-            }
-
-            if (message is not null)
-            {
-                Dispatch(session, message);
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
             }
         }
     }
@@ -561,14 +588,11 @@ public sealed class FeedSocketWorker : IAsyncDisposable
 
     private async Task LaterAsync(Session session, TimeSpan wait, Action action)
     {
-        try
+        // The connection may end first (no exception then); the next one subscribes every feed anyway.
+        await Task.Delay(wait, _time, session.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!session.Token.IsCancellationRequested)
         {
-            await Task.Delay(wait, _time, session.Token).ConfigureAwait(false);
             action();
-        }
-        catch (OperationCanceledException)
-        {
-            // The connection ended first; the next one subscribes every feed anyway.
         }
     }
 
@@ -589,17 +613,22 @@ public sealed class FeedSocketWorker : IAsyncDisposable
             Resume = resume is { } at ? new ResumeJson(at.Epoch, at.Seq) : null,
         });
 
+    // Ends when the session completes its queue (no cancellation exception per lost connection).
     private static async Task SendLoopAsync(Session session)
     {
-        await foreach (var item in session.Outgoing.Reader.ReadAllAsync(session.Token).ConfigureAwait(false))
+        var reader = session.Outgoing.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (item.Close is { } close)
+            while (reader.TryRead(out var item))
             {
-                await CloseQuietlyAsync(session.Socket, close, item.Reason).ConfigureAwait(false);
-                return;
-            }
+                if (item.Close is { } close)
+                {
+                    await CloseQuietlyAsync(session.Socket, close, item.Reason).ConfigureAwait(false);
+                    return;
+                }
 
-            await session.Socket.SendAsync(item.Payload, WebSocketMessageType.Text, true, session.Token).ConfigureAwait(false);
+                await session.Socket.SendAsync(item.Payload, WebSocketMessageType.Text, true, session.Token).ConfigureAwait(false);
+            }
         }
     }
 
@@ -610,7 +639,13 @@ public sealed class FeedSocketWorker : IAsyncDisposable
         {
             var heartbeat = session.Heartbeat;
             var period = TimeSpan.FromTicks(Math.Clamp(heartbeat.Ticks / 4, TimeSpan.FromMilliseconds(20).Ticks, TimeSpan.FromSeconds(1).Ticks));
-            await Task.Delay(period, _time, session.Token).ConfigureAwait(false);
+            // Cancelled with the session: the loop ends without an exception.
+            await Task.Delay(period, _time, session.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (session.Token.IsCancellationRequested)
+            {
+                return;
+            }
+
             var silence = session.Silence;
             var limit = session.Live ? heartbeat * _options.DeadAfterHeartbeats : _options.ConnectTimeout;
             if (silence > limit)

@@ -34,7 +34,7 @@ public sealed class FeedState
         string feed,
         FeedStatus status,
         FeedDocument? document,
-        ImmutableDictionary<string, FeedRow> rowsByCode,
+        ImmutableDictionary<string, FeedRow>? rowsByCode,
         DateTimeOffset? staleSince,
         FeedError? error,
         long revision)
@@ -42,14 +42,15 @@ public sealed class FeedState
         Feed = feed;
         Status = status;
         Document = document;
-        RowsByCode = rowsByCode;
+        _rowsByCode = rowsByCode;
         StaleSince = staleSince;
         Error = error;
         Revision = revision;
     }
 
-    internal static FeedState Initial(string feed) =>
-        new(feed, FeedStatus.Loading, null, ImmutableDictionary<string, FeedRow>.Empty.WithComparers(StringComparer.Ordinal), null, null, 0);
+    private static readonly ImmutableDictionary<string, FeedRow> NoRows = ImmutableDictionary<string, FeedRow>.Empty.WithComparers(StringComparer.Ordinal);
+
+    internal static FeedState Initial(string feed) => new(feed, FeedStatus.Loading, null, NoRows, null, null, 0);
 
     /// <summary>The feed id, <c>"{electionId}/{areaCode}"</c>.</summary>
     public string Feed { get; }
@@ -81,8 +82,30 @@ public sealed class FeedState
     /// <summary>The rows in the server's order (empty before the first snapshot).</summary>
     public ImmutableArray<FeedRow> Rows => Document?.Rows ?? [];
 
-    /// <summary>The rows by code.</summary>
-    public ImmutableDictionary<string, FeedRow> RowsByCode { get; }
+    private ImmutableDictionary<string, FeedRow>? _rowsByCode;
+
+    /// <summary>The rows by code (built on first use: a state whose rows nobody looks up by code costs no dictionary).</summary>
+    public ImmutableDictionary<string, FeedRow> RowsByCode
+    {
+        get
+        {
+            if (Volatile.Read(ref _rowsByCode) is { } built)
+            {
+                return built;
+            }
+
+            var builder = NoRows.ToBuilder();
+            foreach (var row in Rows)
+            {
+                builder[row.Code] = row;
+            }
+
+            return Interlocked.CompareExchange(ref _rowsByCode, builder.ToImmutable(), null) ?? _rowsByCode;
+        }
+    }
+
+    /// <summary>The dictionary when it was built already (a later state with the same rows shares it).</summary>
+    internal ImmutableDictionary<string, FeedRow>? RowsByCodeIfBuilt => Volatile.Read(ref _rowsByCode);
 
     /// <summary>When the document last changed on the server, or null before the first snapshot.</summary>
     public DateTimeOffset? UpdatedAt => Document?.UpdatedAt;

@@ -143,18 +143,16 @@ public sealed class FeedStore : IObservable<FeedState>
             }
 
             var index = new Dictionary<string, int>(rows.Length, StringComparer.Ordinal);
-            var byCode = ImmutableDictionary.CreateBuilder<string, FeedRow>(StringComparer.Ordinal);
             for (var i = 0; i < rows.Length; i++)
             {
                 index[rows[i].Code] = i;
-                byCode[rows[i].Code] = rows[i];
             }
 
             _index = index;
             _needsSnapshot = false;
             _target = null;
             _resyncRequestedAt = null;
-            Publish(FeedStatus.Live, document with { Rows = rows }, byCode.ToImmutable(), null, null);
+            Publish(FeedStatus.Live, document.Rows == rows ? document : document with { Rows = rows }, null, null, null);
             return ApplyResult.Applied;
         }
     }
@@ -188,7 +186,6 @@ public sealed class FeedStore : IObservable<FeedState>
 
             var changed = delta.Rows.IsDefault ? [] : delta.Rows;
             var rows = held.Rows.ToBuilder();
-            var byCode = state.RowsByCode.ToBuilder();
             Dictionary<string, int>? added = null;
             foreach (var row in changed)
             {
@@ -202,11 +199,10 @@ public sealed class FeedStore : IObservable<FeedState>
                     rows.Add(row);
                     (added ??= new Dictionary<string, int>(StringComparer.Ordinal))[row.Code] = rows.Count - 1;
                 }
-
-                byCode[row.Code] = row;
             }
 
-            var nextRows = rows.ToImmutable();
+            // One copy of the rows per delta: the builder's array becomes the new state's when it is full.
+            var nextRows = rows.Count == rows.Capacity ? rows.MoveToImmutable() : rows.ToImmutable();
             if (delta.Version < held.Version || TallyMath.FindMismatch(delta.Totals, nextRows) is not null)
             {
                 Inconsistencies++;
@@ -240,7 +236,7 @@ public sealed class FeedStore : IObservable<FeedState>
                 _resyncRequestedAt = null;
             }
 
-            Publish(status, next, byCode.ToImmutable(), status == FeedStatus.Live ? null : state.StaleSince, null);
+            Publish(status, next, null, status == FeedStatus.Live ? null : state.StaleSince, null);
             return ApplyResult.Applied;
         }
     }
@@ -261,7 +257,7 @@ public sealed class FeedStore : IObservable<FeedState>
                 _resyncRequestedAt = null;
                 if (state.Status != FeedStatus.Live)
                 {
-                    Publish(FeedStatus.Live, held, state.RowsByCode, null, null);
+                    Publish(FeedStatus.Live, held, state.RowsByCodeIfBuilt, null, null);
                 }
 
                 return;
@@ -270,7 +266,7 @@ public sealed class FeedStore : IObservable<FeedState>
             _target = server;
             if (state.Status == FeedStatus.Error)
             {
-                Publish(state.HasDocument ? FeedStatus.Resyncing : FeedStatus.Loading, state.Document, state.RowsByCode, state.StaleSince, null);
+                Publish(state.HasDocument ? FeedStatus.Resyncing : FeedStatus.Loading, state.Document, state.RowsByCodeIfBuilt, state.StaleSince, null);
             }
         }
     }
@@ -288,7 +284,7 @@ public sealed class FeedStore : IObservable<FeedState>
                 return;
             }
 
-            Publish(FeedStatus.Stale, state.Document, state.RowsByCode, state.StaleSince ?? since, null);
+            Publish(FeedStatus.Stale, state.Document, state.RowsByCodeIfBuilt, state.StaleSince ?? since, null);
         }
     }
 
@@ -298,7 +294,7 @@ public sealed class FeedStore : IObservable<FeedState>
         lock (_gate)
         {
             var state = Current;
-            Publish(FeedStatus.Error, state.Document, state.RowsByCode, state.StaleSince, new FeedError(code, message));
+            Publish(FeedStatus.Error, state.Document, state.RowsByCodeIfBuilt, state.StaleSince, new FeedError(code, message));
         }
     }
 
@@ -314,7 +310,7 @@ public sealed class FeedStore : IObservable<FeedState>
         var state = Current;
         if (state.Status == FeedStatus.Live)
         {
-            Publish(FeedStatus.Resyncing, state.Document, state.RowsByCode, null, null);
+            Publish(FeedStatus.Resyncing, state.Document, state.RowsByCodeIfBuilt, null, null);
         }
 
         var now = _time.GetTimestamp();
@@ -336,6 +332,6 @@ public sealed class FeedStore : IObservable<FeedState>
     }
 
     // Called under _gate.
-    private void Publish(FeedStatus status, FeedDocument? document, ImmutableDictionary<string, FeedRow> rows, DateTimeOffset? staleSince, FeedError? error) =>
+    private void Publish(FeedStatus status, FeedDocument? document, ImmutableDictionary<string, FeedRow>? rows, DateTimeOffset? staleSince, FeedError? error) =>
         _state.Publish(new FeedState(Feed, status, document, rows, staleSince, error, ++_revision), this);
 }

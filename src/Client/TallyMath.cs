@@ -27,7 +27,7 @@ public static class TallyMath
         }
 
         var parties = totals.Votes.IsDefault ? 0 : totals.Votes.Length;
-        var votes = new long[parties];
+        Span<long> votes = parties <= 64 ? stackalloc long[parties] : new long[parties];
         long registered = 0, accredited = 0, rejected = 0, valid = 0, cast = 0;
         long unitsTotal = 0, unitsReported = 0, unitsCounted = 0, unitsCancelled = 0;
         long covered = 0, cancelled = 0;
