@@ -79,7 +79,8 @@ public static class TprcsSiloExtensions
         services.AddHostedService<StartupChecks>();
 
         // The stream provider's PubSubStore comes with the clustering (UseTprcsClustering).
-        silo.AddMemoryStreams(Keys.StreamProvider);
+        silo.AddMemoryStreams(Keys.StreamProvider, streams => streams.ConfigurePullingAgent(agent =>
+            agent.Configure<IOptions<FeedOptions>>((pulling, feeds) => pulling.GetQueueMsgsTimerPeriod = feeds.Value.StreamPollInterval)));
         return silo;
     }
 

@@ -39,12 +39,15 @@ public static class Fanout
     /// </summary>
     public static async Task<FanoutResult> RunTprcsAsync(
         ElectionPlan plan, Uri[] gateways, ChildProcess? measured, Uri ingest, string token, int n, double rate, TimeSpan duration,
-        UpdateTracker tracker)
+        TimeSpan warmup, UpdateTracker tracker)
     {
         var ws = gateways.Select(g => new UriBuilder(g) { Scheme = "ws", Path = "/ws" }.Uri).ToArray();
         await Task.Delay(TimeSpan.FromSeconds(3));
         var rssBefore = measured?.RssBytes ?? 0;
         var clients = new RawClient[n];
+        // The clients' receiving threads (epoll; TPRCS_LOAD_CLIENT_THREADS, 2 by default).
+        var loops = Enumerable.Range(0, int.TryParse(Environment.GetEnvironmentVariable("TPRCS_LOAD_CLIENT_THREADS"), out var t) && t > 0 ? t : 2)
+            .Select(i => new EpollLoop($"clients-{i}")).ToArray();
         var watchers = new int[64 + plan.Children.Length];
         using var stop = new CancellationTokenSource();
         var connected = 0;
@@ -53,7 +56,8 @@ public static class Fanout
             $"\r  TPRCS {n:N0}: connected {Volatile.Read(ref connected),6:N0}  ready {clients.Count(c => c?.Ready == true),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "),
             null, 1000, 1000))
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
+            // Connects are synchronous (the lean clients never touch .NET's socket engine), a few dozen at a time.
+            await Task.Run(() => Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = 32 }, i =>
             {
                 string[] feeds = [plan.RootFeed, plan.ChildFeed(i)];
                 for (var attempt = 0; attempt < 30; attempt++)
@@ -61,7 +65,7 @@ public static class Fanout
                     var client = new RawClient(tracker, feeds);
                     try
                     {
-                        await client.StartAsync(ws[i % ws.Length], stop.Token);
+                        client.Start(ws[i % ws.Length], loops[i % loops.Length]);
                         clients[i] = client;
                         foreach (var f in feeds)
                         {
@@ -71,15 +75,17 @@ public static class Fanout
                         Interlocked.Increment(ref connected);
                         return;
                     }
-                    catch (RawClient.RetryException)
+                    catch (RawClient.RetryException retry)
                     {
+                        // Clients refused together wait a random time in [hint, 2 × hint], as the SDK does.
+                        Thread.Sleep(retry.Hint * (1 + Random.Shared.NextDouble()));
                     }
-                    catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or HttpRequestException or System.Net.Sockets.SocketException)
+                    catch (Exception ex) when (ex is HttpRequestException or System.Net.Sockets.SocketException)
                     {
-                        await Task.Delay(500 + Random.Shared.Next(1000));
+                        Thread.Sleep(500 + Random.Shared.Next(1000));
                     }
                 }
-            });
+            }));
             var readyBy = DateTime.UtcNow.AddSeconds(120);
             while (clients.Any(c => c is not null && !c.Ready && !c.Closed) && DateTime.UtcNow < readyBy)
             {
@@ -98,10 +104,19 @@ public static class Fanout
         }
 
 
+        using var driver = new IngestDriver(plan, ingest, token);
+        if (warmup > TimeSpan.Zero)
+        {
+            // The first seconds of load are the JIT's and the caches' (tiered compilation, new grain
+            // activations): submitted at the same rate, not measured.
+            Console.WriteLine($"  warming up: {rate} sheets/s for {warmup.TotalSeconds:N0} s (not measured)");
+            tracker.StartWarmup();
+            await driver.RunAsync(rate, warmup, CancellationToken.None);
+        }
+
         var cpu0 = measured?.CpuTime ?? TimeSpan.Zero;
         var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         tracker.StartMeasuring();
-        using var driver = new IngestDriver(plan, ingest, token);
         var run = Stopwatch.StartNew();
         using (new Timer(_ => Console.Write(
             $"\r  TPRCS {n:N0}: {run.Elapsed.TotalSeconds,4:N0} s  sheets {driver.Stored,6:N0}  deliveries {tracker.Deliveries / Math.Max(1, run.Elapsed.TotalSeconds),9:N0}/s  gaps {live.Sum(c => c.Gaps)}   "),
@@ -117,6 +132,19 @@ public static class Fanout
         var load = LoadAverage();
         Console.WriteLine($"\r  TPRCS {n:N0}: {driver.Stored:N0} sheets stored ({driver.Failed} refused) in {run.Elapsed.TotalSeconds:N0} s                                  ");
         var latency = tracker.Summarize(f => watchers[f]);
+        var root = tracker.FeedIndex(plan.RootFeed);
+        var rootLatency = tracker.Summarize(f => watchers[f], f => f == root);
+        var childLatency = tracker.Summarize(f => watchers[f], f => f != root);
+        Console.WriteLine($"  {plan.RootFeed} ({watchers[root]:N0} watchers): p50 {rootLatency.P50Ms:N0} / p99 {rootLatency.P99Ms:N0} / max {rootLatency.MaxMs:N0} ms over {rootLatency.Updates:N0} updates; "
+            + $"child feeds: p50 {childLatency.P50Ms:N0} / p99 {childLatency.P99Ms:N0} / max {childLatency.MaxMs:N0} ms over {childLatency.Updates:N0}");
+        if (Environment.GetEnvironmentVariable("TPRCS_LOAD_TIMELINE") is "1")
+        {
+            foreach (var line in tracker.Timeline())
+            {
+                Console.WriteLine(line);
+            }
+        }
+
         var result = new FanoutResult("TPRCS gateway", n, live.Length, (rssIdle - rssBefore) / 1024.0 / Math.Max(1, live.Length),
             rssBefore >> 20, rssIdle >> 20, seconds, tracker.Deliveries, latency,
             tracker.Deliveries == 0 ? double.NaN : cpu.TotalMilliseconds / tracker.Deliveries * 1000, cpu.TotalSeconds,
@@ -127,6 +155,12 @@ public static class Fanout
         stop.Cancel();
         return Finish(result, () =>
         {
+            // The loops stop first: a closed socket's descriptor number must not reach a loop that still reads it.
+            foreach (var loop in loops)
+            {
+                loop.Dispose();
+            }
+
             foreach (var c in live)
             {
                 c.Abort();
@@ -155,7 +189,8 @@ public static class Fanout
             await hub.WaitReadyAsync(new Uri(url, "/ready"), TimeSpan.FromSeconds(60));
             await Task.Delay(TimeSpan.FromSeconds(3));
             var rssBefore = hub.RssBytes;
-            var tracker = new UpdateTracker();
+            // The replay warms up as the TPRCS run did (its warm-up updates first); only the updates measured there count here.
+            var tracker = new UpdateTracker { MeasureOnly = recording.Where(r => !r.Warmup).Select(r => (r.Feed, r.Seq)).ToHashSet() };
             var watchers = new int[64 + plan.Children.Length];
             var clients = new SignalRFeedClient?[n];
             var connected = 0;
@@ -193,17 +228,26 @@ public static class Fanout
             Console.WriteLine($"\r  SignalR {n:N0}: {live.Length:N0} connected after {clock.Elapsed.TotalSeconds:N0} s                          ");
             await Task.Delay(TimeSpan.FromSeconds(5));
             var rssIdle = hub.RssBytes;
-            var cpu0 = hub.CpuTime;
-            var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            tracker.StartMeasuring();
+            var span = recording.Count == 0 ? 0 : (recording.Max(r => r.UpdatedAtUs) - recording.Min(r => r.UpdatedAtUs)) / 1e6;
+            var warmupSpan = recording.Any(r => r.Warmup) && recording.Any(r => !r.Warmup)
+                ? (recording.Where(r => !r.Warmup).Min(r => r.UpdatedAtUs) - recording.Min(r => r.UpdatedAtUs)) / 1e6
+                : 0;
             using var http = new HttpClient { BaseAddress = url };
             (await http.PostAsync("/replay", null)).EnsureSuccessStatusCode();
             var run = Stopwatch.StartNew();
-            using (new Timer(_ => Console.Write(
-                $"\r  SignalR {n:N0}: {run.Elapsed.TotalSeconds,4:N0} s  deliveries {tracker.Deliveries / Math.Max(1, run.Elapsed.TotalSeconds),9:N0}/s   "), null, 1000, 1000))
+            if (warmupSpan > 0)
             {
-                var span = recording.Count == 0 ? 0 : (recording.Max(r => r.UpdatedAtUs) - recording.Min(r => r.UpdatedAtUs)) / 1e6;
-                await Task.Delay(TimeSpan.FromSeconds(Math.Max(span, 1)));
+                Console.WriteLine($"  SignalR {n:N0}: replaying the warm-up ({warmupSpan:N0} s, not measured)");
+                await Task.Delay(TimeSpan.FromSeconds(warmupSpan));
+            }
+
+            var cpu0 = hub.CpuTime;
+            var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            tracker.StartMeasuring();
+            using (new Timer(_ => Console.Write(
+                $"\r  SignalR {n:N0}: {run.Elapsed.TotalSeconds,4:N0} s  deliveries {tracker.Deliveries / Math.Max(1, run.Elapsed.TotalSeconds - warmupSpan),9:N0}/s   "), null, 1000, 1000))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Max(span - warmupSpan, 1)));
                 // A hub that falls behind sends late: the window lasts until it has sent every update.
                 for (var i = 0; i < 600 && int.Parse(await http.GetStringAsync("/sent"), CultureInfo.InvariantCulture) < recording.Count; i++)
                 {
@@ -236,6 +280,10 @@ public static class Fanout
         }
     }
 
+    private static string Latency(LatencySummary l) => l.Updates == 0
+        ? $"none of {l.Incomplete:N0} updates reached every client"
+        : $"{l.P50Ms:N0} / {l.P99Ms:N0} / {l.MaxMs:N0} ms ({l.Updates:N0} updates, {l.Incomplete} incomplete)";
+
     public static void Print(IReadOnlyList<FanoutResult> results)
     {
         Console.WriteLine();
@@ -243,7 +291,7 @@ public static class Fanout
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
-            Console.WriteLine($"| {r.Server} | {r.Clients:N0} | {r.Connected:N0} | {r.DeliveriesPerSecond:N0} | {r.Latency.P50Ms:N0} / {r.Latency.P99Ms:N0} / {r.Latency.MaxMs:N0} ms ({r.Latency.Updates:N0} updates, {r.Latency.Incomplete} incomplete) | {r.CpuMsPer1000:N2} ms ({r.CpuSeconds:N2} s CPU) | {r.ClientCpuSeconds / r.Seconds:N2} cores | {r.PerConnectionKiB:N1} KiB ({r.RssBeforeMiB:N0} → {r.RssIdleMiB:N0} MiB) | {r.Gaps} | {r.LoadAverage} |");
+            Console.WriteLine($"| {r.Server} | {r.Clients:N0} | {r.Connected:N0} | {r.DeliveriesPerSecond:N0} | {Latency(r.Latency)} | {r.CpuMsPer1000:N2} ms ({r.CpuSeconds:N2} s CPU) | {r.ClientCpuSeconds / r.Seconds:N2} cores | {r.PerConnectionKiB:N1} KiB ({r.RssBeforeMiB:N0} → {r.RssIdleMiB:N0} MiB) | {r.Gaps} | {r.LoadAverage} |");
         }
     }
 }

@@ -31,6 +31,7 @@ static async Task<int> FanoutCommand(Args a)
     var n = a.Int("--clients", 1_000);
     var rate = a.Double("--rate", 100);
     var duration = TimeSpan.FromSeconds(a.Int("--duration", 30));
+    var warmup = TimeSpan.FromSeconds(a.Int("--warmup", 10));
     var token = a.Get("--token", "dev-agent-token");
     var gateways = a.List("--gateways").Select(u => new Uri(u)).ToArray();
     Console.WriteLine($"Fan-out: {n:N0} clients on {plan.RootFeed} + one of {plan.Children.Length} child feeds, {rate} sheets/s for {duration.TotalSeconds:N0} s.");
@@ -39,12 +40,12 @@ static async Task<int> FanoutCommand(Args a)
     {
         var measured = a.Get("--gateway-pid") is { } pid ? ChildProcess.Attach(int.Parse(pid, CultureInfo.InvariantCulture)) : null;
         var ingest = a.Get("--ingest") is { } i ? new Uri(i) : gateways[0];
-        result = await Fanout.RunTprcsAsync(plan, gateways, measured, ingest, token, n, rate, duration, new UpdateTracker());
+        result = await Fanout.RunTprcsAsync(plan, gateways, measured, ingest, token, n, rate, duration, warmup, new UpdateTracker());
     }
     else
     {
         await using var cluster = await StartFanoutCluster(plan, token);
-        result = await Fanout.RunTprcsAsync(plan, [cluster.Gateways[0].Url], cluster.Gateways[0].Process, cluster.Gateways[1].Url, token, n, rate, duration, new UpdateTracker());
+        result = await Fanout.RunTprcsAsync(plan, [cluster.Gateways[0].Url], cluster.Gateways[0].Process, cluster.Gateways[1].Url, token, n, rate, duration, warmup, new UpdateTracker());
     }
 
     Fanout.Print([result]);
@@ -68,6 +69,7 @@ static async Task<int> CompareCommand(Args a)
     var counts = a.Ints("--clients", [1_000, 10_000]);
     var rate = a.Double("--rate", 100);
     var duration = TimeSpan.FromSeconds(a.Int("--duration", 30));
+    var warmup = TimeSpan.FromSeconds(a.Int("--warmup", 10));
     var token = a.Get("--token", "dev-agent-token");
     var results = new List<FanoutResult>();
     foreach (var n in counts)
@@ -76,7 +78,7 @@ static async Task<int> CompareCommand(Args a)
         var tracker = new UpdateTracker { Record = true };
         await using (var cluster = await StartFanoutCluster(plan, token))
         {
-            results.Add(await Fanout.RunTprcsAsync(plan, [cluster.Gateways[0].Url], cluster.Gateways[0].Process, cluster.Gateways[1].Url, token, n, rate, duration, tracker));
+            results.Add(await Fanout.RunTprcsAsync(plan, [cluster.Gateways[0].Url], cluster.Gateways[0].Process, cluster.Gateways[1].Url, token, n, rate, duration, warmup, tracker));
         }
 
         results.Add(await Fanout.RunSignalRAsync(plan, tracker.Recording, n, duration));
@@ -113,18 +115,20 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: dotnet tools/Tprcs.Load/bin/Release/net10.0/Tprcs.Load.dll COMMAND [options]   (build with dotnet build -c Release first)
-          fanout  --clients N [--gateways URL[,URL...]] [--rate R] [--duration S] [--election ng-2027-pres|edo-2024-gov]
+          fanout  --clients N [--gateways URL[,URL...]] [--rate R] [--duration S] [--warmup S] [--election ng-2027-pres|edo-2024-gov]
                   [--token T] [--ingest URL] [--gateway-pid PID]
                   N raw WebSocket clients (root feed + one child feed each); sheets at R/s through the HTTP API; latency
-                  update→last client, deliveries/s, gaps. Without --gateways it starts 1 silo, a measured gateway node and
+                  update→last client, deliveries/s, gaps, after a warm-up at the same rate (10 s by default). Without --gateways it starts 1 silo, a measured gateway node and
                   an ingest gateway node itself (and then also reports memory per connection and CPU per 1,000 deliveries).
-          compare [--clients 1000,10000] [--rate R] [--duration S] [--election ...]
-                  fanout on a fresh cluster, then a SignalR hub process replaying the same updates to as many SignalR clients.
+          compare [--clients 1000,10000] [--rate R] [--duration S] [--warmup S] [--election ...]
+                  fanout on a fresh cluster, then a SignalR hub process replaying the same updates (warm-up included) to as many SignalR clients.
           storm   [--clients N] [--silos 1|2] [--jitter both|on|off] [--election ...]
                   N SDK clients on gateway 1 of 3; SIGKILL gateway 1; time until all are resynced; reconnect attempts per 100 ms.
           --verbose  show the child processes' output
         environment: TPRCS_LOAD_GATEWAY_ENV="NAME=value;..." runtime settings of the measured servers (default DOTNET_gcServer=0);
-                     TPRCS_LOAD_HOLD_IDLE=S  fanout holds the idle clients S seconds after measuring memory (for dotnet-gcdump)
+                     TPRCS_LOAD_HOLD_IDLE=S  fanout holds the idle clients S seconds after measuring memory, storm before the kill (for dotnet-gcdump)
+                     TPRCS_LOAD_CLIENT_THREADS=N  fanout: epoll threads of the lean clients (2)
+                     TPRCS_LOAD_TIMELINE=1  fanout: latency per second of the run
         """);
     return 2;
 }

@@ -9,14 +9,19 @@ namespace Tprcs.Load;
 
 /// <summary>
 /// A lean protocol client, so that 10,000 of them fit beside the servers on the same cores: a plain
-/// socket speaking WebSocket itself (handshake, masked client frames, pongs), one receive loop that
-/// handles every frame a read brings, and a parser that reads only type, feed, epoch, seq and
-/// updatedAt (the small fields a delta starts with). It checks that every feed's chain is
-/// continuous (snapshot, then seq + 1, + 2, ...) and counts gaps.
+/// socket speaking WebSocket itself (handshake, masked client frames, pongs), read by an
+/// <see cref="EpollLoop"/> that handles every frame a read brings, and a parser that reads only
+/// type, feed, epoch, seq and updatedAt (the small fields a delta starts with). It checks that every
+/// feed's chain is continuous (snapshot, then seq + 1, + 2, ...) and counts gaps.
 /// </summary>
+/// <remarks>
+/// The handshake uses the socket synchronously, so .NET's own socket engine never registers the
+/// socket; from then on only the loop reads it (Linux only, like the rest of this tool's process
+/// handling).
+/// </remarks>
 public sealed class RawClient
 {
-    private const int ReceiveBuffer = 4096;
+    private const int HandshakeBuffer = 4096;
     private readonly UpdateTracker _tracker;
     private readonly string[] _feeds;
     private readonly byte[][] _feedBytes;
@@ -26,6 +31,10 @@ public sealed class RawClient
     private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
     private readonly Lock _sendGate = new();
     private int _snapshots;
+
+    // What the last read left of a frame that had not fully arrived (pooled; null when nothing is left).
+    private byte[]? _partial;
+    private int _partialLength;
 
     public RawClient(UpdateTracker tracker, string[] feeds)
     {
@@ -44,17 +53,24 @@ public sealed class RawClient
     public bool Ready => Volatile.Read(ref _snapshots) >= _feeds.Length;
     public bool Closed { get; private set; }
 
-    /// <summary>Connects (retrying a 503 after its Retry-After), subscribes every feed and starts the receive loop.</summary>
-    public async Task StartAsync(Uri url, CancellationToken cancellationToken)
+    /// <summary>The socket's file descriptor, for the loop.</summary>
+    internal int Fd => (int)_socket.SafeHandle.DangerousGetHandle();
+
+    /// <summary>
+    /// Connects and upgrades (synchronously), subscribes every feed, and hands the socket to
+    /// <paramref name="loop"/>. A 503 throws <see cref="RetryException"/> with the server's Retry-After.
+    /// </summary>
+    public void Start(Uri url, EpollLoop loop)
     {
-        await _socket.ConnectAsync(url.Host, url.Port, cancellationToken);
+        _socket.Connect(url.Host, url.Port);
+        _socket.ReceiveTimeout = 30_000;
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        await _socket.SendAsync(Encoding.ASCII.GetBytes(
+        _socket.Send(Encoding.ASCII.GetBytes(
             $"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tprcs.v1\r\n\r\n"), SocketFlags.None, cancellationToken);
+            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tprcs.v1\r\n\r\n"));
 
         // The response head, and whatever frames came with it.
-        var buffer = new byte[ReceiveBuffer];
+        var buffer = new byte[HandshakeBuffer];
         var length = 0;
         int end;
         while ((end = buffer.AsSpan(0, length).IndexOf("\r\n\r\n"u8)) < 0)
@@ -64,7 +80,7 @@ public sealed class RawClient
                 throw new HttpRequestException("The handshake response is too long.");
             }
 
-            var n = await _socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellationToken);
+            var n = _socket.Receive(buffer, length, buffer.Length - length, SocketFlags.None);
             if (n == 0)
             {
                 throw new HttpRequestException("The server closed during the handshake.");
@@ -79,9 +95,7 @@ public sealed class RawClient
             var line = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Retry-After:", StringComparison.OrdinalIgnoreCase));
             var seconds = line is not null && int.TryParse(line["Retry-After:".Length..].Trim(), out var s) ? s : 1;
             _socket.Dispose();
-            // Clients refused together wait a random time in [hint, 2 × hint], as the SDK does.
-            await Task.Delay(TimeSpan.FromSeconds(seconds * (1 + Random.Shared.NextDouble())), cancellationToken);
-            throw new RetryException();
+            throw new RetryException(TimeSpan.FromSeconds(seconds));
         }
 
         if (!head.StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
@@ -95,14 +109,25 @@ public sealed class RawClient
             Send(0x1, Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{feed}}"}"""));
         }
 
+        // Frames that came with the handshake's answer are handled first (under the loop's first read).
         var leftover = length - (end + 4);
-        buffer.AsSpan(end + 4, leftover).CopyTo(buffer);
-        _ = Task.Run(() => ReceiveLoopAsync(buffer, leftover, cancellationToken), CancellationToken.None);
+        if (leftover > 0)
+        {
+            _partial = ArrayPool<byte>.Shared.Rent(Math.Max(leftover, HandshakeBuffer));
+            buffer.AsSpan(end + 4, leftover).CopyTo(_partial);
+            _partialLength = leftover;
+        }
+
+        loop.Add(this);
     }
 
-    public sealed class RetryException : Exception;
+    /// <summary>A 503: try again after (a random time in [hint, 2 × hint], as the SDK does).</summary>
+    public sealed class RetryException(TimeSpan hint) : Exception
+    {
+        public TimeSpan Hint { get; } = hint;
+    }
 
-    /// <summary>One masked client frame, sent whole (frames are tiny; the receive loop answers pings with it too).</summary>
+    /// <summary>One masked client frame, sent whole (frames are tiny; the loop answers pings with it too).</summary>
     private void Send(byte opcode, ReadOnlySpan<byte> payload)
     {
         Span<byte> frame = stackalloc byte[6 + 125];
@@ -122,76 +147,115 @@ public sealed class RawClient
 
         lock (_sendGate)
         {
-            _socket.Send(frame[..(6 + payload.Length)]);
+            try
+            {
+                _socket.Send(frame[..(6 + payload.Length)]);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Closed: the loop sees it on its next read.
+            }
         }
     }
 
-    private async Task ReceiveLoopAsync(byte[] buffer, int length, CancellationToken cancellationToken)
+    /// <summary>
+    /// Called by the loop when the socket is readable: one read (into <paramref name="shared"/>, or
+    /// after the partial frame held from the last read), then every whole frame. False once the
+    /// connection has ended.
+    /// </summary>
+    internal bool OnReadable(byte[] shared)
     {
         try
         {
-            while (true)
+            byte[] buffer;
+            int length;
+            if (_partial is null)
             {
-                // Every whole frame in the buffer, then one read for more.
-                var offset = 0;
-                while (TryFrame(buffer.AsSpan(offset, length - offset), out var opcode, out var payloadStart, out var payloadLength, out var needed))
+                var n = Epoll.Receive(Fd, shared);
+                if (n <= 0)
                 {
-                    var payload = buffer.AsSpan(offset + payloadStart, payloadLength);
-                    offset += payloadStart + payloadLength;
-                    switch (opcode)
-                    {
-                        case 0x1:
-                            Handle(payload);
-                            break;
-                        case 0x9:
-                            Send(0xA, payload);
-                            break;
-                        case 0x8:
-                            Closed = true;
-                            return;
-                    }
+                    return n < 0;
                 }
 
-                buffer.AsSpan(offset, length - offset).CopyTo(buffer);
-                length -= offset;
-                var need = Needed(buffer.AsSpan(0, length));
-                if (need > buffer.Length)
-                {
-                    // A large message (a snapshot): a larger buffer until it is handled.
-                    var bigger = ArrayPool<byte>.Shared.Rent(need);
-                    buffer.AsSpan(0, length).CopyTo(bigger);
-                    ReturnIfRented(buffer);
-                    buffer = bigger;
-                }
-                else if (buffer.Length > ReceiveBuffer && length <= ReceiveBuffer)
-                {
-                    var small = new byte[ReceiveBuffer];
-                    buffer.AsSpan(0, length).CopyTo(small);
-                    ReturnIfRented(buffer);
-                    buffer = small;
-                }
-
-                var n = await _socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellationToken);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                length += n;
+                (buffer, length) = (shared, n);
             }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
+            else
+            {
+                // Room for the whole of the frame being assembled (a snapshot may be larger than any buffer so far).
+                var need = Math.Max(Needed(_partial.AsSpan(0, _partialLength)), _partialLength + 1);
+                if (need > _partial.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(need, _partial.Length * 2));
+                    _partial.AsSpan(0, _partialLength).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(_partial);
+                    _partial = bigger;
+                }
 
-        Closed = true;
+                var n = Epoll.Receive(Fd, _partial.AsSpan(_partialLength));
+                if (n <= 0)
+                {
+                    return n < 0;
+                }
+
+                _partialLength += n;
+                (buffer, length) = (_partial, _partialLength);
+            }
+
+            var offset = 0;
+            while (TryFrame(buffer.AsSpan(offset, length - offset), out var opcode, out var payloadStart, out var payloadLength, out _))
+            {
+                var payload = buffer.AsSpan(offset + payloadStart, payloadLength);
+                offset += payloadStart + payloadLength;
+                switch (opcode)
+                {
+                    case 0x1:
+                        Handle(payload);
+                        break;
+                    case 0x9:
+                        Send(0xA, payload);
+                        break;
+                    case 0x8:
+                        return false;
+                }
+            }
+
+            var rest = length - offset;
+            if (rest == 0)
+            {
+                if (_partial is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(_partial);
+                    _partial = null;
+                    _partialLength = 0;
+                }
+            }
+            else if (ReferenceEquals(buffer, shared))
+            {
+                _partial = ArrayPool<byte>.Shared.Rent(Math.Max(rest, Needed(buffer.AsSpan(offset, rest))));
+                buffer.AsSpan(offset, rest).CopyTo(_partial);
+                _partialLength = rest;
+            }
+            else
+            {
+                _partial!.AsSpan(offset, rest).CopyTo(_partial);
+                _partialLength = rest;
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
-    private static void ReturnIfRented(byte[] buffer)
+    internal void MarkClosed()
     {
-        if (buffer.Length != ReceiveBuffer)
+        Closed = true;
+        if (_partial is not null)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(_partial);
+            _partial = null;
         }
     }
 

@@ -42,6 +42,7 @@ public static class Storm
         public required FeedStore[] Stores;
         public long[] LastChange = [];
         public long ReconnectedAt;
+        public long LostAt;
     }
 
     public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
@@ -97,7 +98,12 @@ public static class Storm
             var reconnecting = new Watched[1];
             client.StatusChanges.Subscribe(new StatusObserver(status =>
             {
-                // Live again on another node after the kill: when it happens, not when a poll sees it.
+                // The loss noticed, and live again on another node after the kill: when it happens, not when a poll sees it.
+                if (Volatile.Read(ref killedAtTicks) != 0 && status.State == ConnectionState.Reconnecting && reconnecting[0] is { } lost)
+                {
+                    Interlocked.CompareExchange(ref lost.LostAt, clock.ElapsedTicks, 0);
+                }
+
                 if (Volatile.Read(ref killedAtTicks) != 0 && status.State == ConnectionState.Live && status.Gateway?.Port != urls[0].Port
                     && reconnecting[0] is { } me)
                 {
@@ -133,6 +139,12 @@ public static class Storm
         var liveBefore = watched.Count(IsLive);
         var onFirst = watched.Count(w => w.Client.Status.Gateway?.Port == urls[0].Port);
         Console.WriteLine($"\r  live {liveBefore:N0} / {n:N0} ({onFirst:N0} on gateway 1) after {clock.Elapsed.TotalSeconds:N0} s; gateway 1 RSS {cluster.Gateways[0].Process.RssBytes >> 20} MiB");
+        if (Environment.GetEnvironmentVariable("TPRCS_LOAD_HOLD_IDLE") is { } hold)
+        {
+            Console.WriteLine($"  holding the live clients for {hold} s before the kill: load tool pid {Environment.ProcessId}");
+            await Task.Delay(TimeSpan.FromSeconds(int.Parse(hold, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
         using var http = new HttpClient { BaseAddress = cluster.Gateways[1].Url, Timeout = TimeSpan.FromSeconds(30) };
         using var ingest = new IngestDriver(plan, cluster.Gateways[1].Url, token);
 
@@ -148,6 +160,8 @@ public static class Storm
         var killedAt = clock.ElapsedTicks;
         Volatile.Write(ref killedAtTicks, killedAt);
         cluster.Gateways[0].Process.KillHard();
+        using var sampling = new CancellationTokenSource();
+        var samples = SampleCpuAsync(cluster, clock, killedAt, sampling.Token);
         Console.WriteLine("  gateway 1 SIGKILLed; submitting sheets through gateway 2 meanwhile");
         await ingest.SubmitAsync(Math.Max(40, plan.Children.Length * 2));
         var targets = await StableTargetsAsync(http, plan);
@@ -165,6 +179,8 @@ public static class Storm
             await Task.Delay(100);
         }
 
+        await sampling.CancelAsync();
+        var cpu = await samples;
         var load = Fanout.LoadAverage();
         var times = watched.Where(Resynced).Select(w => (w.LastChange.Max() - killedAt) / (double)Stopwatch.Frequency).Order().ToList();
         var buckets = new Dictionary<long, int>();
@@ -182,6 +198,9 @@ public static class Storm
             Console.WriteLine($"  live again on another node : p50 {reconnected[reconnected.Count / 2]:N1} s, p99 {reconnected[(int)(reconnected.Count * 0.99)]:N1} s, last {reconnected[^1]:N1} s ({reconnected.Count:N0} clients)");
         }
 
+        PrintTimeline(watched.Where(w => w.LostAt > 0).Select(w => (w.LostAt - killedAt) / (double)Stopwatch.Frequency).ToList(),
+            attempts.Select(t => (t - killedAt) / (double)Stopwatch.Frequency).ToList(), reconnected,
+            watched.Where(Resynced).Select(w => (w.LastChange.Max() - killedAt) / (double)Stopwatch.Frequency).ToList(), cpu);
         foreach (var (kind, count) in failureKinds.OrderByDescending(kv => kv.Value).Take(4))
         {
             Console.WriteLine($"  failed connects: {count,6:N0} × {kind}");
@@ -223,6 +242,69 @@ public static class Storm
 
         var children = await Task.WhenAll(plan.Children.Select(c => IngestDriver.AreaVersionAsync(http, plan.Id, c.Code)));
         return [last, .. children];
+    }
+
+    /// <summary>One second of the storm: each process's CPU (cores) over that second.</summary>
+    private sealed record CpuSample(double At, string[] Names, double[] Cores);
+
+    /// <summary>Every second after the kill, the CPU each process used in that second (the load tool's clients, gateways 2 and 3, the silos).</summary>
+    private static async Task<List<CpuSample>> SampleCpuAsync(Cluster cluster, Stopwatch clock, long killedAt, CancellationToken stop)
+    {
+        var self = Process.GetCurrentProcess();
+        var names = new List<string> { "clients" };
+        var readers = new List<Func<TimeSpan>> { () => { self.Refresh(); return self.TotalProcessorTime; } };
+        foreach (var (g, i) in cluster.Gateways.Skip(1).Select((g, i) => (g, i)))
+        {
+            names.Add($"gw{i + 2}");
+            readers.Add(() => g.Process.CpuTime);
+        }
+
+        foreach (var (s, i) in cluster.Silos.Select((s, i) => (s, i)))
+        {
+            names.Add($"silo{i + 1}");
+            readers.Add(() => s.CpuTime);
+        }
+
+        var samples = new List<CpuSample>();
+        var last = readers.Select(r => r()).ToArray();
+        var lastAt = clock.ElapsedTicks;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                var now = clock.ElapsedTicks;
+                var current = readers.Select(r => r()).ToArray();
+                var seconds = (now - lastAt) / (double)Stopwatch.Frequency;
+                samples.Add(new CpuSample((now - killedAt) / (double)Stopwatch.Frequency, [.. names],
+                    current.Select((c, i) => (c - last[i]).TotalSeconds / seconds).ToArray()));
+                (last, lastAt) = (current, now);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return samples;
+    }
+
+    /// <summary>Per second after the kill: connect attempts, clients live again, clients resynced (by their last change), and each process's CPU.</summary>
+    private static void PrintTimeline(List<double> lost, List<double> attempts, List<double> live, List<double> resynced, List<CpuSample> cpu)
+    {
+        if (cpu.Count == 0)
+        {
+            return;
+        }
+
+        Console.WriteLine($"  {"second",6} {"noticed",8} {"attempts",9} {"live",7} {"resynced",9}   CPU (cores): {string.Join(" ", cpu[0].Names.Select(n => $"{n,7}"))}");
+        var end = Math.Max(cpu.Count, (int)Math.Ceiling(resynced.DefaultIfEmpty(0).Max()));
+        for (var s = 0; s < end; s++)
+        {
+            bool In(double t) => t >= s && t < s + 1;
+            var sample = cpu.FirstOrDefault(c => c.At > s + 0.5 && c.At <= s + 1.5);
+            var cores = sample is null ? "" : string.Join(" ", sample.Cores.Select(c => $"{c,7:N2}"));
+            Console.WriteLine($"  {s,4}-{s + 1,-2} {lost.Count(In),8:N0} {attempts.Count(In),8:N0} {live.Count(In),7:N0} {resynced.Count(In),9:N0}   {"",12} {cores}");
+        }
     }
 
     private sealed class StatusObserver(Action<ConnectionStatus> onNext) : IObserver<ConnectionStatus>

@@ -19,7 +19,9 @@ public sealed class UpdateTracker
     private readonly ConcurrentDictionary<long, Update> _updates = new();
     private readonly ConcurrentDictionary<string, int> _feedIndex = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<RecordedUpdate> _recording = new();
+    private readonly ConcurrentDictionary<long, byte> _warmupSeen = new();
     private long _deliveries;
+    private long _recordFromUs = long.MaxValue;
     private long _fromUs = long.MaxValue;
     private long _toUs = long.MaxValue;
 
@@ -27,12 +29,24 @@ public sealed class UpdateTracker
 
     public bool Record { get; set; }
 
+    /// <summary>Only these updates (feed, seq) count, whenever they were stamped (the SignalR replay of a recording).</summary>
+    public HashSet<(string Feed, long Seq)>? MeasureOnly { get; init; }
+
     public int FeedIndex(string feed) => _feedIndex.GetOrAdd(feed, _ => _feedIndex.Count);
+
+    /// <summary>The warm-up starts: its updates do not count, but are recorded (marked) so that a replay warms up alike.</summary>
+    public void StartWarmup() => Volatile.Write(ref _recordFromUs, NowUs());
 
     /// <summary>Only updates published from now on count (clients connected and idle before).</summary>
     public void StartMeasuring()
     {
         _fromUs = NowUs();
+        if (MeasureOnly is not null)
+        {
+            // Only the listed updates were ever counted: nothing to forget.
+            return;
+        }
+
         Interlocked.Exchange(ref _deliveries, 0);
         _updates.Clear();
         Volatile.Write(ref _toUs, long.MaxValue);
@@ -51,7 +65,23 @@ public sealed class UpdateTracker
     /// <summary>One client received one delta.</summary>
     public void Delivered(int feedIndex, string feed, long seq, long updatedAtUs, ReadOnlySpan<byte> payload)
     {
-        if (updatedAtUs < Volatile.Read(ref _fromUs) || updatedAtUs > Volatile.Read(ref _toUs))
+        if (MeasureOnly is not null)
+        {
+            if (!MeasureOnly.Contains((feed, seq)))
+            {
+                return;
+            }
+        }
+        else if (updatedAtUs < Volatile.Read(ref _fromUs))
+        {
+            if (Record && updatedAtUs >= Volatile.Read(ref _recordFromUs) && _warmupSeen.TryAdd(((long)feedIndex << 40) | seq, 0))
+            {
+                _recording.Enqueue(new RecordedUpdate(updatedAtUs, feed, seq, payload.ToArray()) { Warmup = true });
+            }
+
+            return;
+        }
+        else if (updatedAtUs > Volatile.Read(ref _toUs))
         {
             return;
         }
@@ -76,14 +106,30 @@ public sealed class UpdateTracker
         }
     }
 
+    /// <summary>Per second of the window: how many updates were published, and their median and largest latency to the last client.</summary>
+    public IEnumerable<string> Timeline()
+    {
+        var from = Volatile.Read(ref _fromUs);
+        foreach (var second in _updates.Values.GroupBy(u => (u.UpdatedAtUs - from) / 1_000_000).OrderBy(g => g.Key))
+        {
+            var ms = second.Select(u => (u.LastUs - u.UpdatedAtUs) / 1000.0).Order().ToList();
+            yield return $"  {second.Key,4} s  {ms.Count,4} updates  p50 {ms[ms.Count / 2],5:N0} ms  max {ms[^1],5:N0} ms";
+        }
+    }
+
     /// <summary>Latency from publication to the last receiving client, over updates every expected watcher received.</summary>
-    public LatencySummary Summarize(Func<int, int> expectedReceivers)
+    public LatencySummary Summarize(Func<int, int> expectedReceivers, Func<int, bool>? feeds = null)
     {
         var complete = new List<double>();
         var incomplete = 0;
         foreach (var (key, u) in _updates)
         {
             var feed = (int)(key >> 40);
+            if (feeds is not null && !feeds(feed))
+            {
+                continue;
+            }
+
             if (u.Count >= expectedReceivers(feed))
             {
                 complete.Add((u.LastUs - u.UpdatedAtUs) / 1000.0);
@@ -100,6 +146,10 @@ public sealed class UpdateTracker
     }
 }
 
-public sealed record RecordedUpdate(long UpdatedAtUs, string Feed, long Seq, byte[] Payload);
+public sealed record RecordedUpdate(long UpdatedAtUs, string Feed, long Seq, byte[] Payload)
+{
+    /// <summary>Published during the warm-up: replayed, not measured.</summary>
+    public bool Warmup { get; init; }
+}
 
 public sealed record LatencySummary(int Updates, int Incomplete, double P50Ms, double P99Ms, double MaxMs);
