@@ -16,7 +16,7 @@ public sealed partial class Feed
     private readonly IClusterClient _cluster;
     private readonly ILogger _logger;
     private readonly int _windowSize;
-    private readonly List<OutMessage> _window = [];
+    private readonly DeltaWindow _window;
     private readonly HashSet<FeedConnection> _watchers = [];
     private readonly List<FeedDelta> _pending = [];
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -34,6 +34,7 @@ public sealed partial class Feed
         _parties = parties;
         _cluster = cluster;
         _windowSize = windowSize;
+        _window = new DeltaWindow(windowSize);
         _logger = logger;
     }
 
@@ -121,7 +122,7 @@ public sealed partial class Feed
         {
             lock (_gate)
             {
-                return _window.Count > 0 ? _window[0].Seq : null;
+                return _window.FirstSeq;
             }
         }
     }
@@ -279,7 +280,7 @@ public sealed partial class Feed
         }
 
         // The window always ends at the document's position; older deltas must chain down to it.
-        var firstHeld = _window.Count > 0 ? _window[0].Seq : doc.Seq + 1;
+        var firstHeld = _window.FirstSeq ?? doc.Seq + 1;
         var older = new List<OutMessage>();
         for (var i = deltas.Length - 1; i >= 0 && _window.Count + older.Count < _windowSize; i--)
         {
@@ -299,7 +300,7 @@ public sealed partial class Feed
         }
 
         older.Reverse();
-        _window.InsertRange(0, older);
+        _window.Prepend(older);
     }
 
     private (FeedCatchUp Source, OutMessage[] Messages)? _remoteMessages;
@@ -332,13 +333,10 @@ public sealed partial class Feed
             }
         }
 
-        foreach (var m in _window)
+        while (next <= to && _window.At(next) is { } held)
         {
-            if (m.Seq == next && next <= to)
-            {
-                result.Add(m);
-                next++;
-            }
+            result.Add(held);
+            next++;
         }
 
         return next == to + 1 ? result : null;
@@ -576,14 +574,7 @@ public sealed partial class Feed
         _doc = doc with { Seq = delta.Seq, Version = delta.Version, Totals = delta.Totals, Rows = rows, UpdatedAt = delta.UpdatedAt };
         _snapshotMessage = null;
         var message = DeltaMessage(delta);
-        if (_windowSize > 0)
-        {
-            _window.Add(message);
-            if (_window.Count > _windowSize)
-            {
-                _window.RemoveRange(0, _window.Count - _windowSize);
-            }
-        }
+        _window.Add(message);
 
         foreach (var w in _watchers)
         {

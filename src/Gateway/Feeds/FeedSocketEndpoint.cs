@@ -120,6 +120,10 @@ public sealed partial class FeedSocketHandler(
                 {
                     (closeCode, closeReason) = ((int)WebSocketCloseStatus.ProtocolError, "WebSocket protocol error");
                 }
+                else if (read.Kind == ClientReadKind.InvalidPayload)
+                {
+                    (closeCode, closeReason) = ((int)WebSocketCloseStatus.InvalidPayloadData, "text must be valid UTF-8");
+                }
                 else if (read.Kind == ClientReadKind.Closed || connection.TooSlow)
                 {
                     break;

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Text.Unicode;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -17,6 +19,8 @@ public enum ClientReadKind
     TooBig,
     /// <summary>The client broke the WebSocket protocol (close 1002).</summary>
     ProtocolError,
+    /// <summary>A text message (or a close reason) that is not valid UTF-8 (close 1007).</summary>
+    InvalidPayload,
 }
 
 public readonly record struct ClientRead(ClientReadKind Kind, byte[]? Payload = null, int Length = 0)
@@ -138,11 +142,14 @@ public sealed class DirectFeedTransport : FeedTransport
     private readonly PipeReader _input;
     private readonly ConnectionContext _connection;
 
-    public DirectFeedTransport(Socket socket, PipeReader input, ConnectionContext connection)
+    /// <param name="time">The clock of the client's silence (dead-peer check); the system's by default.</param>
+    public DirectFeedTransport(Socket socket, PipeReader input, ConnectionContext connection, TimeProvider? time = null)
     {
         _socket = socket;
         _input = input;
         _connection = connection;
+        _time = time ?? TimeProvider.System;
+        _lastReceived = _time.GetTimestamp();
         // Only this transport's synchronous sends see this: Kestrel's reads are asynchronous.
         _socket.Blocking = false;
     }
@@ -173,7 +180,8 @@ public sealed class DirectFeedTransport : FeedTransport
     private static List<ArraySegment<byte>>? t_segments;
 
     private int _closeSent;
-    private long _lastReceived = Environment.TickCount64;
+    private readonly TimeProvider _time;
+    private long _lastReceived;
 
     /// <summary>Where answers to the client's pings go: the connection's own send queue.</summary>
     public FeedConnection? Connection { get; set; }
@@ -181,7 +189,7 @@ public sealed class DirectFeedTransport : FeedTransport
     public override bool SendsOwnPings => true;
 
     /// <summary>Silence counts only while the session waits for the client: pongs that arrive while it handles a message wait in the pipe.</summary>
-    public override long SilentForMs => Volatile.Read(ref _handling) ? 0 : Environment.TickCount64 - Volatile.Read(ref _lastReceived);
+    public override long SilentForMs => Volatile.Read(ref _handling) ? 0 : (long)_time.GetElapsedTime(Volatile.Read(ref _lastReceived)).TotalMilliseconds;
 
     private bool _handling;
 
@@ -278,7 +286,7 @@ public sealed class DirectFeedTransport : FeedTransport
         if (Volatile.Read(ref _handling))
         {
             // The previous message has been handled: the silence clock starts again from now.
-            Volatile.Write(ref _lastReceived, Environment.TickCount64);
+            Volatile.Write(ref _lastReceived, _time.GetTimestamp());
             Volatile.Write(ref _handling, false);
         }
 
@@ -307,7 +315,30 @@ public sealed class DirectFeedTransport : FeedTransport
         }
     }
 
-    // A message being assembled from fragments, and messages parsed but not yet handled.
+    /// <summary>
+    /// A client's close frame (RFC 6455 5.5.1, 7.4): no payload, or a code a client may send and a
+    /// UTF-8 reason. Anything else ends the connection with 1002 (or 1007 for the reason) instead.
+    /// </summary>
+    private static ClientRead CheckClose(ReadOnlySequence<byte> payload, WsFrame.Header header)
+    {
+        if (header.PayloadLength == 0)
+        {
+            return ClientRead.Closed;
+        }
+
+        Span<byte> close = stackalloc byte[WsFrame.MaxControlPayload];
+        close = close[..header.PayloadLength];
+        WsFrame.Unmask(payload, header.MaskKey, close);
+        if (close.Length < 2 || !WsFrame.IsValidCloseCode(BinaryPrimitives.ReadUInt16BigEndian(close)))
+        {
+            return new ClientRead(ClientReadKind.ProtocolError);
+        }
+
+        return Utf8.IsValid(close[2..]) ? ClientRead.Closed : new ClientRead(ClientReadKind.InvalidPayload);
+    }
+
+    // A message being assembled from fragments (and whether it is text), and messages parsed but not yet handled.
+    private bool _text;
     private byte[]? _message;
     private int _length;
     private bool _inMessage;
@@ -337,12 +368,12 @@ public sealed class DirectFeedTransport : FeedTransport
                 break;
             }
 
-            Volatile.Write(ref _lastReceived, Environment.TickCount64);
+            Volatile.Write(ref _lastReceived, _time.GetTimestamp());
             buffer = buffer.Slice(header.Length);
             switch (header.Opcode)
             {
                 case WsFrame.Close:
-                    Ready(ClientRead.Closed);
+                    Ready(CheckClose(payload, header));
                     continue;
                 case WsFrame.Ping:
                     var ping = new byte[header.PayloadLength];
@@ -357,6 +388,11 @@ public sealed class DirectFeedTransport : FeedTransport
                     continue;
             }
 
+            if (!_inMessage)
+            {
+                _text = header.Opcode == WsFrame.Text;
+            }
+
             _inMessage = true;
             if (_message is null || _message.Length < _length + header.PayloadLength)
             {
@@ -367,7 +403,10 @@ public sealed class DirectFeedTransport : FeedTransport
             _length += header.PayloadLength;
             if (header.Fin)
             {
-                Ready(new ClientRead(ClientReadKind.Message, _message, _length));
+                // RFC 6455 8.1: a text message must be valid UTF-8 (checked whole: client messages are small).
+                Ready(_text && !Utf8.IsValid(_message.AsSpan(0, _length))
+                    ? new ClientRead(ClientReadKind.InvalidPayload)
+                    : new ClientRead(ClientReadKind.Message, _message, _length));
                 (_message, _length, _inMessage) = (null, 0, false);
             }
         }

@@ -85,6 +85,13 @@ public static class WsFrame
         ProtocolError,
     }
 
+    /// <summary>
+    /// A status code a peer may send in a close frame (RFC 6455 7.4 and the IANA registry): 1000–1003,
+    /// 1007–1014 and the ranges 3000–4999; never 1004, 1005, 1006 or 1015, which are reserved, nor
+    /// another unassigned one.
+    /// </summary>
+    public static bool IsValidCloseCode(int code) => code is (>= 1000 and <= 1003) or (>= 1007 and <= 1014) or (>= 3000 and <= 4999);
+
     public readonly record struct Header(bool Fin, byte Opcode, int PayloadLength, uint MaskKey, int Length);
 
     /// <summary>

@@ -78,6 +78,46 @@ public class DirectWebSocketTests
     }
 
     [Fact]
+    public async Task Text_that_is_not_UTF8_is_closed_with_1007_and_a_malformed_close_frame_with_1002()
+    {
+        await using var g = await TestGateway.StartAsync();
+
+        async Task<int> CloseCodeAfterAsync(params (byte Opcode, byte[] Payload, bool Fin)[] frames)
+        {
+            using var ws = await RawWebSocket.ConnectAsync(g.BaseAddress);
+            await ws.NextJsonAsync("hello");
+            foreach (var (opcode, payload, fin) in frames)
+            {
+                await ws.SendFrameAsync(opcode, payload, fin: fin);
+            }
+
+            var close = await ws.NextFrameAsync(f => f.Opcode == WsFrame.Close, "the gateway's close frame");
+            return BinaryPrimitives.ReadUInt16BigEndian(close.Payload);
+        }
+
+        byte[] Close(int code, byte[] reason) => [(byte)(code >> 8), (byte)code, .. reason];
+
+        // "{"type":"ping","x":"é"}" with the é cut after its first byte, then a bare continuation byte.
+        Assert.Equal(1007, await CloseCodeAfterAsync((WsFrame.Text, [.. "{\"type\":\"ping\",\"x\":\""u8, 0xC3, 0x28, .. "\"}"u8], true)));
+        Assert.Equal(1007, await CloseCodeAfterAsync((WsFrame.Text, [0x80], true)));
+        // A close frame's payload is empty or a valid code (with a UTF-8 reason).
+        Assert.Equal(1002, await CloseCodeAfterAsync((WsFrame.Close, [0x03], true)));
+        Assert.Equal(1002, await CloseCodeAfterAsync((WsFrame.Close, Close(1005, []), true)));
+        Assert.Equal(1002, await CloseCodeAfterAsync((WsFrame.Close, Close(999, []), true)));
+        Assert.Equal(1007, await CloseCodeAfterAsync((WsFrame.Close, Close(1000, [0xFF, 0xFE]), true)));
+        Assert.Equal(1000, await CloseCodeAfterAsync((WsFrame.Close, Close(4000, "bye"u8.ToArray()), true)));
+
+        // Valid UTF-8 split between fragments (inside the é) is one valid message: answered, not closed.
+        using var split = await RawWebSocket.ConnectAsync(g.BaseAddress);
+        await split.NextJsonAsync("hello");
+        byte[] ping = [.. "{\"type\":\"ping\",\"x\":\""u8, 0xC3, 0xA9, .. "\"}"u8];
+        var cut = Array.IndexOf(ping, (byte)0xC3) + 1;
+        await split.SendFrameAsync(WsFrame.Text, ping[..cut], fin: false);
+        await split.SendFrameAsync(WsFrame.Continuation, ping[cut..]);
+        Assert.Equal("pong", (string?)(await split.NextJsonAsync("pong"))["type"]);
+    }
+
+    [Fact]
     public async Task A_client_that_answers_no_ping_is_dropped_while_one_that_answers_stays()
     {
         await using var g = await TestGateway.StartAsync(settings: new Dictionary<string, string>
@@ -234,6 +274,47 @@ public class DirectWebSocketTests
         var bytes = received.ToArray();
         Assert.InRange(bytes.Length, 1, big.Frame.Length - 1);
         Assert.True(bytes.AsSpan().SequenceEqual(big.Frame.AsSpan(0, bytes.Length)), "bytes other than the frame's were written after it");
+    }
+
+    [Fact]
+    public async Task A_client_is_not_counted_silent_while_its_own_message_is_being_handled()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
+        using var server = await listener.AcceptSocketAsync();
+        var pipe = new System.IO.Pipelines.Pipe();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var transport = new DirectFeedTransport(server, pipe.Reader, new Microsoft.AspNetCore.Connections.DefaultConnectionContext(), time);
+        var options = new FeedGatewayOptions { HeartbeatInterval = TimeSpan.FromSeconds(1), KeepAliveTimeout = TimeSpan.FromSeconds(2) };
+        using var abort = new CancellationTokenSource();
+        var connection = new FeedConnection(transport, options, abort);
+        var heartbeat = OutMessage.Control(new HeartbeatMessage("heartbeat", 0), FeedJsonContext.Default.HeartbeatMessage);
+        // Dead after 1.2 heartbeats + the keep-alive timeout of silence: 3.2 s here.
+
+        await pipe.Writer.WriteAsync(RawWebSocket.Frame(WsFrame.Text, "{\"type\":\"subscribe\",\"feed\":\"e/NG\"}"u8.ToArray(), fin: true, mask: true));
+        var read = await transport.ReceiveAsync(4096, CancellationToken.None);
+        Assert.Equal(ClientReadKind.Message, read.Kind);
+
+        // The subscribe takes a minute to handle (a cold grain, say): the client is waiting for us, not silent.
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(0, transport.SilentForMs);
+        connection.Heartbeat(heartbeat);
+        Assert.False(abort.IsCancellationRequested, "the connection was dropped as dead while its own message was being handled");
+
+        // Handled: the silence clock starts again from the moment the session waits for the client.
+        var next = transport.ReceiveAsync(4096, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(3000, transport.SilentForMs);
+        connection.Heartbeat(heartbeat);
+        Assert.False(abort.IsCancellationRequested, "the connection was dropped before the limit");
+        time.Advance(TimeSpan.FromSeconds(0.5));
+        connection.Heartbeat(heartbeat);
+        Assert.True(abort.IsCancellationRequested, "a client silent for 3.5 s (limit 3.2 s) was not dropped");
+
+        pipe.Writer.Complete();
+        Assert.Equal(ClientReadKind.Closed, (await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Kind);
     }
 
     [Fact]
