@@ -14,11 +14,14 @@ internal static partial class Epoll
 {
     private const int EpollCtlAdd = 1;
     private const int EpollCtlDel = 2;
+    private const int EpollCtlMod = 3;
     public const uint In = 0x001;
+    public const uint Out = 0x004;
     public const uint RdHup = 0x2000;
     private const int MsgDontWait = 0x40;
     private const int EAgain = 11;
     private const int EIntr = 4;
+    private const int EInProgress = 115;
 
     // struct epoll_event is packed on x86-64 (12 bytes), naturally aligned elsewhere (16 bytes).
     public static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
@@ -38,6 +41,98 @@ internal static partial class Epoll
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    private static partial int Connect(int fd, [In] byte[] address, int length);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static partial nint Send(int fd, ref byte buffer, nint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    private static partial int GetSockOpt(int fd, int level, int name, ref int value, ref int length);
+
+    private const int AfInet = 2;
+    private const int SockStream = 1;
+    private const int SockNonBlock = 0x800;
+    private const int IpProtoTcp = 6;
+    private const int TcpNoDelay = 1;
+    private const int SolSocket = 1;
+    private const int SoError = 4;
+    private const int MsgNoSignal = 0x4000;
+
+    /// <summary>
+    /// A non-blocking TCP socket connecting to 127.0.0.1:<paramref name="port"/>: the connect is under
+    /// way (or done) when this returns; epoll says writable once it has finished. -1 when refused at once.
+    /// </summary>
+    public static int StartConnect(int port)
+    {
+        var fd = Socket(AfInet, SockStream | SockNonBlock, 0);
+        if (fd < 0)
+        {
+            throw new SocketException(Marshal.GetLastPInvokeError());
+        }
+
+        var one = 1;
+        SetSockOpt(fd, IpProtoTcp, TcpNoDelay, ref one, sizeof(int));
+        // struct sockaddr_in: family (host order), port (network order), 127.0.0.1, zero padding.
+        var address = new byte[16];
+        BitConverter.TryWriteBytes(address.AsSpan(0, 2), (ushort)AfInet);
+        address[2] = (byte)(port >> 8);
+        address[3] = (byte)port;
+        (address[4], address[5], address[6], address[7]) = (127, 0, 0, 1);
+        if (Connect(fd, address, address.Length) != 0 && Marshal.GetLastPInvokeError() != EInProgress)
+        {
+            Close(fd);
+            return -1;
+        }
+
+        return fd;
+    }
+
+    /// <summary>0 when the socket's connect succeeded, else the error (ECONNREFUSED...).</summary>
+    public static int PendingError(int fd)
+    {
+        var error = 0;
+        var length = sizeof(int);
+        return GetSockOpt(fd, SolSocket, SoError, ref error, ref length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Sends what the socket takes at once (client frames here are tiny); false when the connection is broken.</summary>
+    public static bool SendAll(int fd, ReadOnlySpan<byte> data)
+    {
+        while (data.Length > 0)
+        {
+            var n = Send(fd, ref MemoryMarshal.GetReference(data), data.Length, MsgDontWait | MsgNoSignal);
+            if (n < 0)
+            {
+                var error = Marshal.GetLastPInvokeError();
+                if (error == EIntr)
+                {
+                    continue;
+                }
+
+                return error == EAgain;
+            }
+
+            data = data[(int)n..];
+        }
+
+        return true;
+    }
+
+    public static void Modify(int epfd, int fd, uint events, ulong data)
+    {
+        var ev = new byte[16];
+        BitConverter.TryWriteBytes(ev.AsSpan(0, 4), events);
+        BitConverter.TryWriteBytes(ev.AsSpan(DataOffset, 8), data);
+        Ctl(epfd, EpollCtlMod, fd, ev);
+    }
 
     public static int Create()
     {
@@ -94,6 +189,25 @@ internal static partial class Epoll
             if (error != EIntr)
             {
                 throw new SocketException(error);
+            }
+        }
+    }
+
+    /// <summary>One non-blocking read that never throws: bytes read, 0 at the end of the stream, -1 when nothing is there (EAGAIN), -2 on an error (reset...).</summary>
+    public static int TryReceive(int fd, Span<byte> into)
+    {
+        while (true)
+        {
+            var n = Recv(fd, ref MemoryMarshal.GetReference(into), into.Length, MsgDontWait);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            var error = Marshal.GetLastPInvokeError();
+            if (error != EIntr)
+            {
+                return error == EAgain ? -1 : -2;
             }
         }
     }

@@ -101,11 +101,20 @@ static async Task<int> StormCommand(Args a)
         "off" => [false],
         _ => [true, false],
     };
-    var results = new List<StormResult>();
-    foreach (var jitter in modes)
+    var kinds = a.Get("--client", "sdk") switch
     {
-        results.Add(await Storm.RunAsync(plan, n, jitter, silos, token));
-        Storm.Print(results);
+        "lean" => new[] { "lean" },
+        "both" => ["sdk", "lean"],
+        _ => ["sdk"],
+    };
+    var results = new List<StormResult>();
+    foreach (var kind in kinds)
+    {
+        foreach (var jitter in modes)
+        {
+            results.Add(kind == "lean" ? await LeanStorm.RunAsync(plan, n, jitter, silos, token) : await Storm.RunAsync(plan, n, jitter, silos, token));
+            Storm.Print(results);
+        }
     }
 
     return 0;
@@ -122,8 +131,10 @@ static int Usage()
                   an ingest gateway node itself (and then also reports memory per connection and CPU per 1,000 deliveries).
           compare [--clients 1000,10000] [--rate R] [--duration S] [--warmup S] [--election ...]
                   fanout on a fresh cluster, then a SignalR hub process replaying the same updates (warm-up included) to as many SignalR clients.
-          storm   [--clients N] [--silos 1|2] [--jitter both|on|off] [--election ...]
-                  N SDK clients on gateway 1 of 3; SIGKILL gateway 1; time until all are resynced; reconnect attempts per 100 ms.
+          storm   [--clients N] [--silos 1|2] [--jitter both|on|off] [--client sdk|lean|both] [--election ...]
+                  N clients on gateway 1 of 3; SIGKILL gateway 1; time until all are resynced; reconnect attempts per 100 ms.
+                  sdk: TprcsClient instances (the SDK end to end); lean: epoll clients running the SDK's Backoff, whose
+                  herd is not spread by their own CPU.
           --verbose  show the child processes' output
         environment: TPRCS_LOAD_GATEWAY_ENV="NAME=value;..." runtime settings of the measured servers (default DOTNET_gcServer=0);
                      TPRCS_LOAD_HOLD_IDLE=S  fanout holds the idle clients S seconds after measuring memory, storm before the kill (for dotnet-gcdump)

@@ -260,7 +260,7 @@ public sealed class RawClient
     }
 
     // Server frames: FIN + opcode, unmasked length (7, 16 or 64 bits). This tool's server never fragments.
-    private static bool TryFrame(ReadOnlySpan<byte> data, out byte opcode, out int payloadStart, out int payloadLength, out int needed)
+    internal static bool TryFrame(ReadOnlySpan<byte> data, out byte opcode, out int payloadStart, out int payloadLength, out int needed)
     {
         opcode = 0;
         payloadStart = payloadLength = 0;
@@ -278,7 +278,7 @@ public sealed class RawClient
     }
 
     // Bytes the first frame needs in all (0 when even its header is incomplete).
-    private static int Needed(ReadOnlySpan<byte> data)
+    internal static int Needed(ReadOnlySpan<byte> data)
     {
         if (data.Length < 2)
         {

@@ -21,6 +21,20 @@ public sealed record StormResult(
 {
     /// <summary>Clients on gateway 1 when it was killed (the others had moved during the setup).</summary>
     public int OnKilledNode { get; init; }
+
+    /// <summary>
+    /// The largest number of first attempts in one 100 ms step when each client's first attempt is
+    /// counted from the moment that client noticed the loss: the herd as it would arrive had every
+    /// client seen the close at the same instant (here the kernel closes a killed node's sockets one
+    /// after another, which spreads the raw herd by itself).
+    /// </summary>
+    public int AlignedPeakPer100Ms { get; init; }
+
+    /// <summary>The aligned peak from first attempts: the largest 100 ms step of (first attempt − notice).</summary>
+    public static int AlignedPeak(IEnumerable<(long LostAt, long FirstAttemptAt)> clients) =>
+        clients.Where(c => c.LostAt > 0 && c.FirstAttemptAt >= c.LostAt)
+            .GroupBy(c => (c.FirstAttemptAt - c.LostAt) * 10 / Stopwatch.Frequency)
+            .Select(g => g.Count()).DefaultIfEmpty().Max();
 }
 
 /// <summary>
@@ -43,6 +57,7 @@ public static class Storm
         public long[] LastChange = [];
         public long ReconnectedAt;
         public long LostAt;
+        public long FirstAttemptAt;
     }
 
     public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
@@ -70,11 +85,20 @@ public static class Storm
         Console.WriteLine($"  connecting {n:N0} SDK clients to gateway 1 ({urls[0]})...");
         for (var i = 0; i < n; i++)
         {
+            var reconnecting = new Watched[1];
             var options = new TprcsClientOptions
             {
                 // Gateway 1 first, the others after (alternating their order, as clients configured by different people would).
                 Gateways = i % 2 == 0 ? [urls[0], urls[1], urls[2]] : [urls[0], urls[2], urls[1]],
-                ConfigureWebSocket = _ => attempts.Enqueue(clock.ElapsedTicks),
+                ConfigureWebSocket = _ =>
+                {
+                    var at = clock.ElapsedTicks;
+                    attempts.Enqueue(at);
+                    if (Volatile.Read(ref killedAtTicks) != 0 && reconnecting[0] is { LostAt: > 0 } self)
+                    {
+                        Interlocked.CompareExchange(ref self.FirstAttemptAt, at, 0);
+                    }
+                },
                 Random = jitter ? null : new NoJitter(),
                 Log = line =>
                 {
@@ -95,7 +119,6 @@ public static class Storm
                 },
             };
             var client = new TprcsClient(options);
-            var reconnecting = new Watched[1];
             client.StatusChanges.Subscribe(new StatusObserver(status =>
             {
                 // The loss noticed, and live again on another node after the kill: when it happens, not when a poll sees it.
@@ -210,7 +233,11 @@ public static class Storm
             times.Count == 0 ? double.NaN : times[^1],
             times.Count == 0 ? double.NaN : times[times.Count / 2],
             times.Count == 0 ? double.NaN : times[Math.Min(times.Count - 1, (int)(times.Count * 0.99))],
-            peak.Value, peak.Key / 10.0, attempts.Count, refused, otherFailures, load) { OnKilledNode = onFirst };
+            peak.Value, peak.Key / 10.0, attempts.Count, refused, otherFailures, load)
+        {
+            OnKilledNode = onFirst,
+            AlignedPeakPer100Ms = StormResult.AlignedPeak(watched.Select(w => (w.LostAt, w.FirstAttemptAt))),
+        };
 
         // Stop the servers first, then the clients (their closes are then immediate).
         await cluster.DisposeAsync();
@@ -245,10 +272,10 @@ public static class Storm
     }
 
     /// <summary>One second of the storm: each process's CPU (cores) over that second.</summary>
-    private sealed record CpuSample(double At, string[] Names, double[] Cores);
+    internal sealed record CpuSample(double At, string[] Names, double[] Cores);
 
     /// <summary>Every second after the kill, the CPU each process used in that second (the load tool's clients, gateways 2 and 3, the silos).</summary>
-    private static async Task<List<CpuSample>> SampleCpuAsync(Cluster cluster, Stopwatch clock, long killedAt, CancellationToken stop)
+    internal static async Task<List<CpuSample>> SampleCpuAsync(Cluster cluster, Stopwatch clock, long killedAt, CancellationToken stop)
     {
         var self = Process.GetCurrentProcess();
         var names = new List<string> { "clients" };
@@ -289,13 +316,16 @@ public static class Storm
     }
 
     /// <summary>Per second after the kill: connect attempts, clients live again, clients resynced (by their last change), and each process's CPU.</summary>
-    private static void PrintTimeline(List<double> lost, List<double> attempts, List<double> live, List<double> resynced, List<CpuSample> cpu)
+    internal static void PrintTimeline(List<double> lost, List<double> attempts, List<double> live, List<double> resynced, List<CpuSample> cpu)
     {
         if (cpu.Count == 0)
         {
             return;
         }
 
+        // The first two seconds in steps of 100 ms: how tight the herd is.
+        Console.WriteLine($"  first 2 s by 100 ms, noticed: {string.Join(" ", Enumerable.Range(0, 20).Select(b => lost.Count(t => t >= b / 10.0 && t < (b + 1) / 10.0)))}");
+        Console.WriteLine($"  first 2 s by 100 ms, attempts: {string.Join(" ", Enumerable.Range(0, 20).Select(b => attempts.Count(t => t >= b / 10.0 && t < (b + 1) / 10.0)))}");
         Console.WriteLine($"  {"second",6} {"noticed",8} {"attempts",9} {"live",7} {"resynced",9}   CPU (cores): {string.Join(" ", cpu[0].Names.Select(n => $"{n,7}"))}");
         var end = Math.Max(cpu.Count, (int)Math.Ceiling(resynced.DefaultIfEmpty(0).Max()));
         for (var s = 0; s < end; s++)
@@ -323,11 +353,11 @@ public static class Storm
     public static void Print(IReadOnlyList<StormResult> results)
     {
         Console.WriteLine();
-        Console.WriteLine("| mode | clients | live before (on gateway 1) | resynced | all resynced after | p50 / p99 | peak attempts per 100 ms (at) | attempts | 503 | other failed | load avg |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| mode | clients | live before (on gateway 1) | resynced | all resynced after | p50 / p99 | peak attempts per 100 ms (at) | peak per 100 ms, from each client's notice | attempts | 503 | other failed | load avg |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
-            Console.WriteLine($"| {r.Mode} | {r.Clients:N0} | {r.LiveBefore:N0} ({r.OnKilledNode:N0}) | {r.Resynced:N0} | {r.AllResyncedSeconds:N1} s | {r.P50Seconds:N1} / {r.P99Seconds:N1} s | {r.PeakAttemptsPer100Ms:N0} (+{r.PeakAtSeconds:N1} s) | {r.Attempts:N0} | {r.Refused503:N0} | {r.OtherFailures:N0} | {r.LoadAverage} |");
+            Console.WriteLine($"| {r.Mode} | {r.Clients:N0} | {r.LiveBefore:N0} ({r.OnKilledNode:N0}) | {r.Resynced:N0} | {r.AllResyncedSeconds:N1} s | {r.P50Seconds:N1} / {r.P99Seconds:N1} s | {r.PeakAttemptsPer100Ms:N0} (+{r.PeakAtSeconds:N1} s) | {r.AlignedPeakPer100Ms:N0} | {r.Attempts:N0} | {r.Refused503:N0} | {r.OtherFailures:N0} | {r.LoadAverage} |");
         }
     }
 }
