@@ -6,12 +6,15 @@ var options = BenchOptions.Parse(args.Skip(1).ToArray());
 return command switch
 {
     "ingest" => await IngestBenchmark.RunAsync(options),
+    "sdk-parse" => SdkParseBenchmark.Run(args.Skip(1).FirstOrDefault() is { } n && int.TryParse(n, out var count) ? count : 20_000),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("""
+        usage: dotnet run -c Release --project tools/Tprcs.Bench -- sdk-parse [ITERATIONS]
+          the SDK's cost per received message: its own reader against the source-generated serializer
         usage: dotnet run -c Release --project tools/Tprcs.Bench -- ingest [options]
           --shape nigeria|edo     election to generate and load (default nigeria)
           --concurrency N         HTTP requests in flight (default 64)
