@@ -19,7 +19,8 @@ public sealed class FeedOptions
     /// How long the silo's stream pulling agents wait before looking again at a feed queue they found
     /// empty. An update published while its queue's agent waits sits there until it looks, so this is
     /// the longest delay it adds between an area's update and the gateways (half of it on average).
-    /// Orleans' default is 100 ms; each agent's look is one call to its queue. Default: 20 ms.
+    /// Orleans' default is 100 ms; each agent's look is one call to its queue (20 ms costs an idle
+    /// silo about 2% of a core more than 100 ms). Default: 20 ms.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan StreamPollInterval { get; set; } = TimeSpan.FromMilliseconds(20);

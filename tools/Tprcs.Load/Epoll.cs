@@ -126,13 +126,6 @@ internal static partial class Epoll
         return true;
     }
 
-    public static void Modify(int epfd, int fd, uint events, ulong data)
-    {
-        var ev = new byte[16];
-        BitConverter.TryWriteBytes(ev.AsSpan(0, 4), events);
-        BitConverter.TryWriteBytes(ev.AsSpan(DataOffset, 8), data);
-        Ctl(epfd, EpollCtlMod, fd, ev);
-    }
 
     public static int Create()
     {
@@ -142,13 +135,21 @@ internal static partial class Epoll
 
     public static void Add(int epfd, int fd, uint events, ulong data)
     {
-        var ev = new byte[16];
-        BitConverter.TryWriteBytes(ev.AsSpan(0, 4), events);
-        BitConverter.TryWriteBytes(ev.AsSpan(DataOffset, 8), data);
-        if (Ctl(epfd, EpollCtlAdd, fd, ev) != 0)
+        if (Ctl(epfd, EpollCtlAdd, fd, Event(events, data)) != 0)
         {
             throw new SocketException(Marshal.GetLastPInvokeError());
         }
+    }
+
+    public static void Modify(int epfd, int fd, uint events, ulong data) => Ctl(epfd, EpollCtlMod, fd, Event(events, data));
+
+    // A struct epoll_event: the events, then the caller's 64 bits at this architecture's offset.
+    private static byte[] Event(uint events, ulong data)
+    {
+        var ev = new byte[16];
+        BitConverter.TryWriteBytes(ev.AsSpan(0, 4), events);
+        BitConverter.TryWriteBytes(ev.AsSpan(DataOffset, 8), data);
+        return ev;
     }
 
     public static void Remove(int epfd, int fd) => Ctl(epfd, EpollCtlDel, fd, new byte[16]);
@@ -168,30 +169,6 @@ internal static partial class Epoll
 
     public static (uint Events, ulong Data) EventAt(byte[] events, int i) =>
         (BitConverter.ToUInt32(events, i * EventSize), BitConverter.ToUInt64(events, (i * EventSize) + DataOffset));
-
-    /// <summary>One non-blocking read: bytes read, 0 at the end of the stream, -1 when nothing is there (EAGAIN); throws on errors.</summary>
-    public static int Receive(int fd, Span<byte> into)
-    {
-        while (true)
-        {
-            var n = Recv(fd, ref MemoryMarshal.GetReference(into), into.Length, MsgDontWait);
-            if (n >= 0)
-            {
-                return (int)n;
-            }
-
-            var error = Marshal.GetLastPInvokeError();
-            if (error == EAgain)
-            {
-                return -1;
-            }
-
-            if (error != EIntr)
-            {
-                throw new SocketException(error);
-            }
-        }
-    }
 
     /// <summary>One non-blocking read that never throws: bytes read, 0 at the end of the stream, -1 when nothing is there (EAGAIN), -2 on an error (reset...).</summary>
     public static int TryReceive(int fd, Span<byte> into)

@@ -22,14 +22,7 @@ public static class LeanStorm
     public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
     {
         var mode = jitter ? "lean clients, jitter on (SDK Backoff defaults)" : "lean clients, jitter off (draws = ceiling; server window 0)";
-        Console.WriteLine($"Storm, {mode}: starting {silos} silo(s) and 3 gateway nodes...");
-        string[] first = ["--Tprcs:Feeds:Gateway:AdmissionPerSecond=5000", "--Tprcs:Feeds:Gateway:AdmissionBurst=5000", "--Tprcs:Feeds:Gateway:SubscriptionsPerSecond=20000"];
-        if (!jitter)
-        {
-            first = [.. first, "--Tprcs:Feeds:Gateway:MaxRetryWindow=00:00:00"];
-        }
-
-        await using var cluster = await Cluster.StartAsync(plan.Sample, silos, [first, [], []], token);
+        await using var cluster = await Storm.StartClusterAsync(plan, mode, jitter, silos, token);
         var clock = Stopwatch.StartNew();
         var ports = cluster.Gateways.Select(g => g.Url.Port).ToArray();
         var loops = Enumerable.Range(0, 2).Select(i => new StormLoop(i, ports, plan, jitter, clock)).ToArray();

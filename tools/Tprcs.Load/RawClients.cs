@@ -171,10 +171,15 @@ public sealed class RawClient
             int length;
             if (_partial is null)
             {
-                var n = Epoll.Receive(Fd, shared);
-                if (n <= 0)
+                var n = Epoll.TryReceive(Fd, shared);
+                if (n is 0 or -2)
                 {
-                    return n < 0;
+                    return false;
+                }
+
+                if (n < 0)
+                {
+                    return true;
                 }
 
                 (buffer, length) = (shared, n);
@@ -191,10 +196,15 @@ public sealed class RawClient
                     _partial = bigger;
                 }
 
-                var n = Epoll.Receive(Fd, _partial.AsSpan(_partialLength));
-                if (n <= 0)
+                var n = Epoll.TryReceive(Fd, _partial.AsSpan(_partialLength));
+                if (n is 0 or -2)
                 {
-                    return n < 0;
+                    return false;
+                }
+
+                if (n < 0)
+                {
+                    return true;
                 }
 
                 _partialLength += n;

@@ -63,17 +63,7 @@ public static class Storm
     public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
     {
         var mode = jitter ? "jitter on (SDK defaults)" : "jitter off (draws = ceiling; server window 0)";
-        Console.WriteLine($"Storm, {mode}: starting {silos} silo(s) and 3 gateway nodes...");
-        // Gateway 1 admits quickly so that the setup does not take minutes; gateways 2 and 3 keep the
-        // defaults (1,000 upgrades/s, 2,000 subscriptions/s), which is what the storm meets.
-        string[] first = ["--Tprcs:Feeds:Gateway:AdmissionPerSecond=5000", "--Tprcs:Feeds:Gateway:AdmissionBurst=5000", "--Tprcs:Feeds:Gateway:SubscriptionsPerSecond=20000"];
-        if (!jitter)
-        {
-            // The SDK has no switch to ignore the server's first-retry window: the node announces 0 instead.
-            first = [.. first, "--Tprcs:Feeds:Gateway:MaxRetryWindow=00:00:00"];
-        }
-
-        await using var cluster = await Cluster.StartAsync(plan.Sample, silos, [first, [], []], token);
+        await using var cluster = await StartClusterAsync(plan, mode, jitter, silos, token);
         var urls = cluster.Gateways.Select(g => new Uri(g.Url, "/ws")).ToArray();
         var clock = Stopwatch.StartNew();
         var attempts = new ConcurrentQueue<long>();
@@ -243,6 +233,24 @@ public static class Storm
         await cluster.DisposeAsync();
         await Parallel.ForEachAsync(watched, new ParallelOptions { MaxDegreeOfParallelism = 512 }, async (w, _) => await w.Client.DisposeAsync());
         return result;
+    }
+
+    /// <summary>
+    /// 2 silos (or 1) and 3 gateway nodes. Gateway 1 admits quickly so that the setup does not take
+    /// minutes; gateways 2 and 3 keep the defaults (1,000 upgrades/s, 2,000 subscriptions/s), which
+    /// is what the storm meets. Without jitter, gateway 1 announces a first-retry window of 0 (the
+    /// SDK has no switch to ignore the server's window).
+    /// </summary>
+    internal static Task<Cluster> StartClusterAsync(ElectionPlan plan, string mode, bool jitter, int silos, string token)
+    {
+        Console.WriteLine($"Storm, {mode}: starting {silos} silo(s) and 3 gateway nodes...");
+        string[] first = ["--Tprcs:Feeds:Gateway:AdmissionPerSecond=5000", "--Tprcs:Feeds:Gateway:AdmissionBurst=5000", "--Tprcs:Feeds:Gateway:SubscriptionsPerSecond=20000"];
+        if (!jitter)
+        {
+            first = [.. first, "--Tprcs:Feeds:Gateway:MaxRetryWindow=00:00:00"];
+        }
+
+        return Cluster.StartAsync(plan.Sample, silos, [first, [], []], token);
     }
 
     /// <summary>The root's and its children's versions once the root has stopped moving (areas flush a few times a second up the tree).</summary>
