@@ -44,56 +44,12 @@ public static class Fanout
         var ws = gateways.Select(g => new UriBuilder(g) { Scheme = "ws", Path = "/ws" }.Uri).ToArray();
         await Task.Delay(TimeSpan.FromSeconds(3));
         var rssBefore = measured?.RssBytes ?? 0;
-        var clients = new RawClient[n];
-        // The clients' receiving threads (epoll; TPRCS_LOAD_CLIENT_THREADS, 2 by default).
-        var loops = Enumerable.Range(0, int.TryParse(Environment.GetEnvironmentVariable("TPRCS_LOAD_CLIENT_THREADS"), out var t) && t > 0 ? t : 2)
-            .Select(i => new EpollLoop($"clients-{i}")).ToArray();
+        var loops = ClientLoops();
         var watchers = new int[64 + plan.Children.Length];
-        using var stop = new CancellationTokenSource();
-        var connected = 0;
         var clock = Stopwatch.StartNew();
-        using (new Timer(_ => Console.Write(
-            $"\r  TPRCS {n:N0}: connected {Volatile.Read(ref connected),6:N0}  ready {clients.Count(c => c?.Ready == true),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "),
-            null, 1000, 1000))
-        {
-            // Connects are synchronous (the lean clients never touch .NET's socket engine), a few dozen at a time.
-            await Task.Run(() => Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = 32 }, i =>
-            {
-                string[] feeds = [plan.RootFeed, plan.ChildFeed(i)];
-                for (var attempt = 0; attempt < 30; attempt++)
-                {
-                    var client = new RawClient(tracker, feeds);
-                    try
-                    {
-                        client.Start(ws[i % ws.Length], loops[i % loops.Length]);
-                        clients[i] = client;
-                        foreach (var f in feeds)
-                        {
-                            Interlocked.Increment(ref watchers[tracker.FeedIndex(f)]);
-                        }
-
-                        Interlocked.Increment(ref connected);
-                        return;
-                    }
-                    catch (RawClient.RetryException retry)
-                    {
-                        // Clients refused together wait a random time in [hint, 2 × hint], as the SDK does.
-                        Thread.Sleep(retry.Hint * (1 + Random.Shared.NextDouble()));
-                    }
-                    catch (Exception ex) when (ex is HttpRequestException or System.Net.Sockets.SocketException)
-                    {
-                        Thread.Sleep(500 + Random.Shared.Next(1000));
-                    }
-                }
-            }));
-            var readyBy = DateTime.UtcNow.AddSeconds(120);
-            while (clients.Any(c => c is not null && !c.Ready && !c.Closed) && DateTime.UtcNow < readyBy)
-            {
-                await Task.Delay(500);
-            }
-        }
-
-        var live = clients.Where(c => c is not null).ToArray();
+        var clients = await ConnectLeanAsync($"TPRCS {n:N0}", n, i => ws[i % ws.Length], i => [plan.RootFeed, plan.ChildFeed(i)],
+            RawDialect.Tprcs, tracker, watchers, loops, clock);
+        var live = clients;
         Console.WriteLine($"\r  TPRCS {n:N0}: {live.Length:N0} connected, {live.Count(c => c.Ready):N0} with both snapshots after {clock.Elapsed.TotalSeconds:N0} s                 ");
         await Task.Delay(TimeSpan.FromSeconds(5));
         var rssIdle = measured?.RssBytes ?? 0;
@@ -152,30 +108,90 @@ public static class Fanout
         {
             ClientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalSeconds,
         };
-        stop.Cancel();
-        return Finish(result, () =>
-        {
-            // The loops stop first: a closed socket's descriptor number must not reach a loop that still reads it.
-            foreach (var loop in loops)
-            {
-                loop.Dispose();
-            }
-
-            foreach (var c in live)
-            {
-                c.Abort();
-            }
-        });
-    }
-
-    private static FanoutResult Finish(FanoutResult result, Action cleanup)
-    {
-        cleanup();
+        Close(loops, live);
         return result;
     }
 
-    /// <summary>The same updates (recorded in the TPRCS run) replayed by a SignalR hub process to N SignalR clients.</summary>
-    public static async Task<FanoutResult> RunSignalRAsync(ElectionPlan plan, IReadOnlyCollection<RecordedUpdate> recording, int n, TimeSpan duration)
+    /// <summary>The lean clients' receiving threads (epoll; TPRCS_LOAD_CLIENT_THREADS, 2 by default).</summary>
+    private static EpollLoop[] ClientLoops() =>
+        Enumerable.Range(0, int.TryParse(Environment.GetEnvironmentVariable("TPRCS_LOAD_CLIENT_THREADS"), out var t) && t > 0 ? t : 2)
+            .Select(i => new EpollLoop($"clients-{i}")).ToArray();
+
+    /// <summary>
+    /// N lean clients (client i on <paramref name="url"/>(i), watching <paramref name="feeds"/>(i)),
+    /// connected synchronously a few dozen at a time (they never touch .NET's socket engine), then
+    /// until each has its starting state (TPRCS: both snapshots; SignalR: the handshake's answer).
+    /// </summary>
+    private static async Task<RawClient[]> ConnectLeanAsync(
+        string label, int n, Func<int, Uri> url, Func<int, string[]> feeds, RawDialect dialect, UpdateTracker tracker, int[] watchers,
+        EpollLoop[] loops, Stopwatch clock)
+    {
+        var clients = new RawClient?[n];
+        var connected = 0;
+        using (new Timer(_ => Console.Write(
+            $"\r  {label}: connected {Volatile.Read(ref connected),6:N0}  ready {clients.Count(c => c?.Ready == true),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "),
+            null, 1000, 1000))
+        {
+            await Task.Run(() => Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = 32 }, i =>
+            {
+                var watched = feeds(i);
+                for (var attempt = 0; attempt < 30; attempt++)
+                {
+                    var client = new RawClient(tracker, watched, dialect);
+                    try
+                    {
+                        client.Start(url(i), loops[i % loops.Length]);
+                        clients[i] = client;
+                        foreach (var f in watched)
+                        {
+                            Interlocked.Increment(ref watchers[tracker.FeedIndex(f)]);
+                        }
+
+                        Interlocked.Increment(ref connected);
+                        return;
+                    }
+                    catch (RawClient.RetryException retry)
+                    {
+                        // Clients refused together wait a random time in [hint, 2 × hint], as the SDK does.
+                        Thread.Sleep(retry.Hint * (1 + Random.Shared.NextDouble()));
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or System.Net.Sockets.SocketException)
+                    {
+                        Thread.Sleep(500 + Random.Shared.Next(1000));
+                    }
+                }
+            }));
+            var readyBy = DateTime.UtcNow.AddSeconds(120);
+            while (clients.Any(c => c is not null && !c.Ready && !c.Closed) && DateTime.UtcNow < readyBy)
+            {
+                await Task.Delay(500);
+            }
+        }
+
+        return clients.Where(c => c is not null).Select(c => c!).ToArray();
+    }
+
+    private static void Close(EpollLoop[] loops, RawClient[] clients)
+    {
+        // The loops stop first: a closed socket's descriptor number must not reach a loop that still reads it.
+        foreach (var loop in loops)
+        {
+            loop.Dispose();
+        }
+
+        foreach (var c in clients)
+        {
+            c.Abort();
+        }
+    }
+
+    /// <summary>
+    /// The same updates (recorded in the TPRCS run) replayed by a SignalR hub process to N clients:
+    /// lean clients speaking the hub protocol (as the TPRCS run's clients are lean), or with
+    /// <paramref name="dotnetClients"/> SignalR's own .NET client.
+    /// </summary>
+    public static async Task<FanoutResult> RunSignalRAsync(
+        ElectionPlan plan, IReadOnlyCollection<RecordedUpdate> recording, int n, TimeSpan duration, bool dotnetClients)
     {
         var file = SignalRHubServer.WriteRecording(recording);
         var port = ChildProcess.FreePort();
@@ -192,40 +208,16 @@ public static class Fanout
             // The replay warms up as the TPRCS run did (its warm-up updates first); only the updates measured there count here.
             var tracker = new UpdateTracker { MeasureOnly = recording.Where(r => !r.Warmup).Select(r => (r.Feed, r.Seq)).ToHashSet() };
             var watchers = new int[64 + plan.Children.Length];
-            var clients = new SignalRFeedClient?[n];
-            var connected = 0;
             var clock = Stopwatch.StartNew();
-            using (new Timer(_ => Console.Write($"\r  SignalR {n:N0}: connected {Volatile.Read(ref connected),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "), null, 1000, 1000))
-            {
-                await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
-                {
-                    string[] feeds = [plan.RootFeed, plan.ChildFeed(i)];
-                    for (var attempt = 0; attempt < 10; attempt++)
-                    {
-                        var client = new SignalRFeedClient(tracker, url, feeds);
-                        try
-                        {
-                            await client.StartAsync(CancellationToken.None);
-                            clients[i] = client;
-                            foreach (var f in feeds)
-                            {
-                                Interlocked.Increment(ref watchers[tracker.FeedIndex(f)]);
-                            }
-
-                            Interlocked.Increment(ref connected);
-                            return;
-                        }
-                        catch (Exception)
-                        {
-                            await client.DisposeAsync();
-                            await Task.Delay(500 + Random.Shared.Next(1000));
-                        }
-                    }
-                });
-            }
-
-            var live = clients.Where(c => c is not null).Select(c => c!).ToArray();
-            Console.WriteLine($"\r  SignalR {n:N0}: {live.Length:N0} connected after {clock.Elapsed.TotalSeconds:N0} s                          ");
+            var hubUrl = (int i) => new Uri($"ws://127.0.0.1:{port}/hub?feeds={Uri.EscapeDataString(plan.RootFeed + "," + plan.ChildFeed(i))}");
+            var loops = dotnetClients ? [] : ClientLoops();
+            var lean = dotnetClients ? [] : await ConnectLeanAsync($"SignalR {n:N0}", n, hubUrl, i => [plan.RootFeed, plan.ChildFeed(i)],
+                RawDialect.SignalR, tracker, watchers, loops, clock);
+            var official = dotnetClients ? await ConnectDotnetAsync(plan, url, n, tracker, watchers, clock) : [];
+            var connectedCount = lean.Length + official.Length;
+            Console.WriteLine($"\r  SignalR {n:N0}: {connectedCount:N0} connected after {clock.Elapsed.TotalSeconds:N0} s                          ");
+            // The hub drops a client it has not heard from for 30 s; SignalR's own clients ping every 15 s.
+            using var pings = new Timer(_ => Array.ForEach(lean, c => c.Ping()), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
             await Task.Delay(TimeSpan.FromSeconds(5));
             var rssIdle = hub.RssBytes;
             var span = recording.Count == 0 ? 0 : (recording.Max(r => r.UpdatedAtUs) - recording.Min(r => r.UpdatedAtUs)) / 1e6;
@@ -262,22 +254,61 @@ public static class Fanout
             var load = LoadAverage();
             Console.WriteLine($"\r  SignalR {n:N0}: {await http.GetStringAsync("/sent")} of {recording.Count:N0} updates sent                                       ");
             var latency = tracker.Summarize(f => watchers[f]);
-            var result = new FanoutResult("SignalR hub", n, live.Length, (rssIdle - rssBefore) / 1024.0 / Math.Max(1, live.Length),
+            var result = new FanoutResult(dotnetClients ? "SignalR hub (.NET clients)" : "SignalR hub", n, connectedCount, (rssIdle - rssBefore) / 1024.0 / Math.Max(1, connectedCount),
                 rssBefore >> 20, rssIdle >> 20, tracker.WindowSeconds, tracker.Deliveries, latency,
                 tracker.Deliveries == 0 ? double.NaN : cpu.TotalMilliseconds / tracker.Deliveries * 1000, cpu.TotalSeconds,
-                live.Sum(c => (long)c.Gaps), 0, 0, load)
+                lean.Sum(c => (long)c.Gaps) + official.Sum(c => (long)c.Gaps), lean.Sum(c => (long)c.Duplicates), lean.Sum(c => (long)c.Errors), load)
             {
                 ClientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalSeconds,
             };
             // Stop the server first, then the clients: their close costs the server nothing any more.
             await hub.DisposeAsync();
-            await Parallel.ForEachAsync(live, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (c, _) => await c.DisposeAsync());
+            Close(loops, lean);
+            await Parallel.ForEachAsync(official, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (c, _) => await c.DisposeAsync());
             return result;
         }
         finally
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>N clients of Microsoft.AspNetCore.SignalR.Client (64 connecting at a time).</summary>
+    private static async Task<SignalRFeedClient[]> ConnectDotnetAsync(
+        ElectionPlan plan, Uri url, int n, UpdateTracker tracker, int[] watchers, Stopwatch clock)
+    {
+        var clients = new SignalRFeedClient?[n];
+        var connected = 0;
+        using (new Timer(_ => Console.Write($"\r  SignalR {n:N0}: connected {Volatile.Read(ref connected),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "), null, 1000, 1000))
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
+            {
+                string[] feeds = [plan.RootFeed, plan.ChildFeed(i)];
+                for (var attempt = 0; attempt < 10; attempt++)
+                {
+                    var client = new SignalRFeedClient(tracker, url, feeds);
+                    try
+                    {
+                        await client.StartAsync(CancellationToken.None);
+                        clients[i] = client;
+                        foreach (var f in feeds)
+                        {
+                            Interlocked.Increment(ref watchers[tracker.FeedIndex(f)]);
+                        }
+
+                        Interlocked.Increment(ref connected);
+                        return;
+                    }
+                    catch (Exception)
+                    {
+                        await client.DisposeAsync();
+                        await Task.Delay(500 + Random.Shared.Next(1000));
+                    }
+                }
+            });
+        }
+
+        return clients.Where(c => c is not null).Select(c => c!).ToArray();
     }
 
     private static string Latency(LatencySummary l) => l.Updates == 0

@@ -71,6 +71,7 @@ static async Task<int> CompareCommand(Args a)
     var duration = TimeSpan.FromSeconds(a.Int("--duration", 30));
     var warmup = TimeSpan.FromSeconds(a.Int("--warmup", 10));
     var token = a.Get("--token", "dev-agent-token");
+    var dotnetClients = a.Get("--signalr-clients", "lean") == "dotnet";
     var results = new List<FanoutResult>();
     foreach (var n in counts)
     {
@@ -81,7 +82,7 @@ static async Task<int> CompareCommand(Args a)
             results.Add(await Fanout.RunTprcsAsync(plan, [cluster.Gateways[0].Url], cluster.Gateways[0].Process, cluster.Gateways[1].Url, token, n, rate, duration, warmup, tracker));
         }
 
-        results.Add(await Fanout.RunSignalRAsync(plan, tracker.Recording, n, duration));
+        results.Add(await Fanout.RunSignalRAsync(plan, tracker.Recording, n, duration, dotnetClients));
         Fanout.Print(results);
     }
 
@@ -129,8 +130,9 @@ static int Usage()
                   N raw WebSocket clients (root feed + one child feed each); sheets at R/s through the HTTP API; latency
                   update→last client, deliveries/s, gaps, after a warm-up at the same rate (10 s by default). Without --gateways it starts 1 silo, a measured gateway node and
                   an ingest gateway node itself (and then also reports memory per connection and CPU per 1,000 deliveries).
-          compare [--clients 1000,10000] [--rate R] [--duration S] [--warmup S] [--election ...]
-                  fanout on a fresh cluster, then a SignalR hub process replaying the same updates (warm-up included) to as many SignalR clients.
+          compare [--clients 1000,10000] [--rate R] [--duration S] [--warmup S] [--election ...] [--signalr-clients lean|dotnet]
+                  fanout on a fresh cluster, then a SignalR hub process replaying the same updates (warm-up included) to as many
+                  clients: lean ones speaking the hub protocol (as the TPRCS run's are lean), or SignalR's own .NET client.
           storm   [--clients N] [--silos 1|2] [--jitter both|on|off] [--client sdk|lean|both] [--election ...]
                   N clients on gateway 1 of 3; SIGKILL gateway 1; time until all are resynced; reconnect attempts per 100 ms.
                   sdk: TprcsClient instances (the SDK end to end); lean: epoll clients running the SDK's Backoff, whose

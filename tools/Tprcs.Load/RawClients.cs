@@ -13,6 +13,9 @@ namespace Tprcs.Load;
 /// <see cref="EpollLoop"/> that handles every frame a read brings, and a parser that reads only
 /// type, feed, epoch, seq and updatedAt (the small fields a delta starts with). It checks that every
 /// feed's chain is continuous (snapshot, then seq + 1, + 2, ...) and counts gaps.
+/// With <see cref="RawDialect.SignalR"/> the same client speaks ASP.NET Core SignalR's JSON hub
+/// protocol instead (the baseline's clients: handshake record, pings, invocations whose argument is
+/// the delta), so that both servers are measured against clients of the same cost.
 /// </summary>
 /// <remarks>
 /// The handshake uses the socket synchronously, so .NET's own socket engine never registers the
@@ -22,6 +25,8 @@ namespace Tprcs.Load;
 public sealed class RawClient
 {
     private const int HandshakeBuffer = 4096;
+    private const byte RecordSeparator = 0x1E;
+    private readonly RawDialect _dialect;
     private readonly UpdateTracker _tracker;
     private readonly string[] _feeds;
     private readonly byte[][] _feedBytes;
@@ -36,8 +41,13 @@ public sealed class RawClient
     private byte[]? _partial;
     private int _partialLength;
 
-    public RawClient(UpdateTracker tracker, string[] feeds)
+    // SignalR: text received after the last whole record (a record may span frames or fragments).
+    private byte[]? _records;
+    private int _recordsLength;
+
+    public RawClient(UpdateTracker tracker, string[] feeds, RawDialect dialect = RawDialect.Tprcs)
     {
+        _dialect = dialect;
         _tracker = tracker;
         _feeds = feeds;
         _feedBytes = feeds.Select(Encoding.UTF8.GetBytes).ToArray();
@@ -65,9 +75,10 @@ public sealed class RawClient
         _socket.Connect(url.Host, url.Port);
         _socket.ReceiveTimeout = 30_000;
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        var protocol = _dialect == RawDialect.Tprcs ? "Sec-WebSocket-Protocol: tprcs.v1\r\n" : "";
         _socket.Send(Encoding.ASCII.GetBytes(
             $"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: tprcs.v1\r\n\r\n"));
+            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"));
 
         // The response head, and whatever frames came with it.
         var buffer = new byte[HandshakeBuffer];
@@ -104,9 +115,17 @@ public sealed class RawClient
             throw new HttpRequestException($"Upgrade refused: {head.Split("\r\n")[0]}");
         }
 
-        foreach (var feed in _feeds)
+        if (_dialect == RawDialect.SignalR)
         {
-            Send(0x1, Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{feed}}"}"""));
+            // The hub protocol's handshake; the feeds' groups come from the query string.
+            Send(0x1, "{\"protocol\":\"json\",\"version\":1}\u001e"u8);
+        }
+        else
+        {
+            foreach (var feed in _feeds)
+            {
+                Send(0x1, Encoding.UTF8.GetBytes($$"""{"type":"subscribe","feed":"{{feed}}"}"""));
+            }
         }
 
         // Frames that came with the handshake's answer are handled first (under the loop's first read).
@@ -218,6 +237,10 @@ public sealed class RawClient
                 offset += payloadStart + payloadLength;
                 switch (opcode)
                 {
+                    case 0x0 or 0x1 when _dialect == RawDialect.SignalR:
+                        // SignalR's transport may fragment a message; its records are read as one stream of text.
+                        HandleRecords(payload);
+                        break;
                     case 0x1:
                         Handle(payload);
                         break;
@@ -267,6 +290,108 @@ public sealed class RawClient
             ArrayPool<byte>.Shared.Return(_partial);
             _partial = null;
         }
+
+        if (_records is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_records);
+            _records = null;
+        }
+    }
+
+    /// <summary>SignalR: keeps the connection alive (the hub drops a client silent for 30 s; its own clients ping every 15 s).</summary>
+    public void Ping()
+    {
+        if (_dialect == RawDialect.SignalR && !Closed)
+        {
+            Send(0x1, "{\"type\":6}\u001e"u8);
+        }
+    }
+
+    // SignalR: every whole record of the text received so far; what follows the last separator waits for more.
+    private void HandleRecords(ReadOnlySpan<byte> text)
+    {
+        if (_recordsLength == 0 && text.Length > 0 && text[^1] == RecordSeparator)
+        {
+            // The usual case: whole records, handled where they are.
+            HandleWholeRecords(text);
+            return;
+        }
+
+        if (_records is null || _recordsLength + text.Length > _records.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(HandshakeBuffer, (_recordsLength + text.Length) * 2));
+            _records?.AsSpan(0, _recordsLength).CopyTo(bigger);
+            if (_records is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_records);
+            }
+
+            _records = bigger;
+        }
+
+        text.CopyTo(_records.AsSpan(_recordsLength));
+        _recordsLength += text.Length;
+        var last = _records.AsSpan(0, _recordsLength).LastIndexOf(RecordSeparator);
+        if (last < 0)
+        {
+            return;
+        }
+
+        HandleWholeRecords(_records.AsSpan(0, last + 1));
+        var rest = _recordsLength - (last + 1);
+        _records.AsSpan(last + 1, rest).CopyTo(_records);
+        _recordsLength = rest;
+    }
+
+    private void HandleWholeRecords(ReadOnlySpan<byte> text)
+    {
+        int end;
+        while ((end = text.IndexOf(RecordSeparator)) >= 0)
+        {
+            HandleHubMessage(text[..end]);
+            text = text[(end + 1)..];
+        }
+    }
+
+    // {"type":1,"target":"delta","arguments":[{delta}]}, {"type":6} (ping), {"type":7} (close), {} (handshake answer).
+    private void HandleHubMessage(ReadOnlySpan<byte> record)
+    {
+        var reader = new Utf8JsonReader(record);
+        reader.Read();
+        var type = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                type = reader.GetInt32();
+            }
+            else if (reader.ValueTextEquals("arguments"u8) && type == 1)
+            {
+                reader.Read(); // [
+                reader.Read(); // the delta's {
+                HandleObject(ref reader, record);
+                return;
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        switch (type)
+        {
+            case 0 when Volatile.Read(ref _snapshots) == 0:
+                Interlocked.Exchange(ref _snapshots, _feeds.Length); // the handshake's answer: in the groups
+                break;
+            case 6:
+                Ping();
+                break;
+            case 7:
+                Errors++;
+                break;
+        }
     }
 
     // Server frames: FIN + opcode, unmasked length (7, 16 or 64 bits). This tool's server never fragments.
@@ -313,6 +438,12 @@ public sealed class RawClient
     {
         var reader = new Utf8JsonReader(message);
         reader.Read();
+        HandleObject(ref reader, message);
+    }
+
+    // A TPRCS server message, the reader on its opening brace.
+    private void HandleObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> message)
+    {
         var kind = 0; // 1 snapshot, 2 delta, 3 error
         var feed = -1;
         var epochMatches = false;
@@ -344,7 +475,7 @@ public sealed class RawClient
             else if (reader.ValueTextEquals("epoch"u8))
             {
                 reader.Read();
-                if (kind == 1)
+                if (kind == 1 || (_dialect == RawDialect.SignalR && feed >= 0 && _epoch[feed] is null))
                 {
                     epoch = reader.GetString();
                 }
@@ -399,6 +530,13 @@ public sealed class RawClient
                 _epoch[feed] = epoch;
                 _seq[feed] = seq;
                 break;
+            case 2 when _dialect == RawDialect.SignalR && _epoch[feed] is null:
+                // SignalR has no snapshot: a feed's first delta starts its chain.
+                Deltas++;
+                _epoch[feed] = epoch;
+                _seq[feed] = seq;
+                _tracker.Delivered(_feedIndex[feed], _feeds[feed], seq, updatedAt, message);
+                break;
             case 2:
                 Deltas++;
                 if (epochMatches && seq <= _seq[feed])
@@ -427,4 +565,14 @@ public sealed class RawClient
 
     /// <summary>Closes without waiting for the server (the benchmark stops the server first, so the TIME_WAIT stays there).</summary>
     public void Abort() => _socket.Dispose();
+}
+
+/// <summary>What a <see cref="RawClient"/> speaks.</summary>
+public enum RawDialect
+{
+    /// <summary>TPRCS's own protocol, tprcs.v1 (docs/protocol.md).</summary>
+    Tprcs,
+
+    /// <summary>ASP.NET Core SignalR's JSON hub protocol over WebSockets, without the negotiation round trip.</summary>
+    SignalR,
 }
