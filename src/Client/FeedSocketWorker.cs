@@ -589,8 +589,10 @@ public sealed class FeedSocketWorker : IAsyncDisposable
     private async Task LaterAsync(Session session, TimeSpan wait, Action action)
     {
         // The connection may end first (no exception then); the next one subscribes every feed anyway.
-        await Task.Delay(wait, _time, session.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (!session.Token.IsCancellationRequested)
+        // The token is taken now: the session's source is disposed when its connection ends.
+        var token = session.Token;
+        await Task.Delay(wait, _time, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!token.IsCancellationRequested)
         {
             action();
         }

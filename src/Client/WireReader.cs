@@ -19,8 +19,21 @@ internal static class WireReader
 {
     private static readonly JsonReaderOptions Options = new() { MaxDepth = 64 };
 
-    /// <summary>The message, or null for a JSON <c>null</c>.</summary>
+    /// <summary>The message, or null for a JSON <c>null</c>. Anything malformed throws <see cref="JsonException"/>.</summary>
     public static ServerMessage? Read(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            return ReadOne(utf8);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The reader's GetString refuses an escaped lone surrogate this way; the serializer said JsonException.
+            throw new JsonException(ex.Message, ex);
+        }
+    }
+
+    private static ServerMessage? ReadOne(ReadOnlySpan<byte> utf8)
     {
         var reader = new Utf8JsonReader(utf8, Options);
         if (!reader.Read())
