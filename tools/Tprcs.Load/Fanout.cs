@@ -24,6 +24,13 @@ public sealed record FanoutResult(
     /// <summary>CPU time of this program (the clients) over the same window.</summary>
     public double ClientCpuSeconds { get; init; }
 
+    /// <summary>
+    /// Memory per idle connection of the clients connected after the first tenth: what one more
+    /// connection costs once every feed exists on the server and its code has run (what
+    /// <see cref="PerConnectionKiB"/> also counts, spread over all connections).
+    /// </summary>
+    public double MarginalKiB { get; init; }
+
     public double DeliveriesPerSecond => Deliveries / Seconds;
 }
 
@@ -47,9 +54,8 @@ public static class Fanout
         var loops = ClientLoops();
         var watchers = new int[64 + plan.Children.Length];
         var clock = Stopwatch.StartNew();
-        var clients = await ConnectLeanAsync($"TPRCS {n:N0}", n, i => ws[i % ws.Length], i => [plan.RootFeed, plan.ChildFeed(i)],
-            RawDialect.Tprcs, tracker, watchers, loops, clock);
-        var live = clients;
+        var (live, firstWave, rssFirstWave) = await TwoWavesAsync(n, (first, count) => ConnectLeanAsync($"TPRCS {n:N0}", first, count,
+            i => ws[i % ws.Length], i => [plan.RootFeed, plan.ChildFeed(i)], RawDialect.Tprcs, tracker, watchers, loops, clock), () => measured?.RssBytes ?? 0);
         Console.WriteLine($"\r  TPRCS {n:N0}: {live.Length:N0} connected, {live.Count(c => c.Ready):N0} with both snapshots after {clock.Elapsed.TotalSeconds:N0} s                 ");
         await Task.Delay(TimeSpan.FromSeconds(5));
         var rssIdle = measured?.RssBytes ?? 0;
@@ -107,6 +113,7 @@ public static class Fanout
             live.Sum(c => (long)c.Gaps), live.Sum(c => (long)c.Duplicates), live.Sum(c => (long)c.Errors), load)
         {
             ClientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalSeconds,
+            MarginalKiB = (rssIdle - rssFirstWave) / 1024.0 / Math.Max(1, live.Length - firstWave),
         };
         Close(loops, live);
         return result;
@@ -118,21 +125,38 @@ public static class Fanout
             .Select(i => new EpollLoop($"clients-{i}")).ToArray();
 
     /// <summary>
-    /// N lean clients (client i on <paramref name="url"/>(i), watching <paramref name="feeds"/>(i)),
-    /// connected synchronously a few dozen at a time (they never touch .NET's socket engine), then
-    /// until each has its starting state (TPRCS: both snapshots; SignalR: the handshake's answer).
+    /// Connects clients 0 to N − 1 in two waves, the first tenth and then the rest, and reads the
+    /// server's memory once the first wave has settled: the second wave's growth is the marginal
+    /// cost of a connection (every feed already exists, every code path has run).
+    /// </summary>
+    private static async Task<(T[] Clients, int FirstWave, long RssAfterFirstWave)> TwoWavesAsync<T>(
+        int n, Func<int, int, Task<T[]>> connect, Func<long> rss)
+    {
+        var first = Math.Max(1, n / 10);
+        var wave1 = await connect(0, first);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var mid = rss();
+        T[] wave2 = n > first ? await connect(first, n - first) : [];
+        return ([.. wave1, .. wave2], wave1.Length, mid);
+    }
+
+    /// <summary>
+    /// Lean clients <paramref name="first"/> to first + count − 1 (client i on <paramref name="url"/>(i),
+    /// watching <paramref name="feeds"/>(i)), connected synchronously a few dozen at a time (they never
+    /// touch .NET's socket engine), then until each has its starting state (TPRCS: both snapshots;
+    /// SignalR: the handshake's answer).
     /// </summary>
     private static async Task<RawClient[]> ConnectLeanAsync(
-        string label, int n, Func<int, Uri> url, Func<int, string[]> feeds, RawDialect dialect, UpdateTracker tracker, int[] watchers,
-        EpollLoop[] loops, Stopwatch clock)
+        string label, int first, int count, Func<int, Uri> url, Func<int, string[]> feeds, RawDialect dialect, UpdateTracker tracker,
+        int[] watchers, EpollLoop[] loops, Stopwatch clock)
     {
-        var clients = new RawClient?[n];
+        var clients = new RawClient?[count];
         var connected = 0;
         using (new Timer(_ => Console.Write(
-            $"\r  {label}: connected {Volatile.Read(ref connected),6:N0}  ready {clients.Count(c => c?.Ready == true),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "),
+            $"\r  {label}: connected {first + Volatile.Read(ref connected),6:N0}  ready {first + clients.Count(c => c?.Ready == true),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "),
             null, 1000, 1000))
         {
-            await Task.Run(() => Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = 32 }, i =>
+            await Task.Run(() => Parallel.For(first, first + count, new ParallelOptions { MaxDegreeOfParallelism = 32 }, i =>
             {
                 var watched = feeds(i);
                 for (var attempt = 0; attempt < 30; attempt++)
@@ -141,7 +165,7 @@ public static class Fanout
                     try
                     {
                         client.Start(url(i), loops[i % loops.Length]);
-                        clients[i] = client;
+                        clients[i - first] = client;
                         foreach (var f in watched)
                         {
                             Interlocked.Increment(ref watchers[tracker.FeedIndex(f)]);
@@ -211,10 +235,14 @@ public static class Fanout
             var clock = Stopwatch.StartNew();
             var hubUrl = (int i) => new Uri($"ws://127.0.0.1:{port}/hub?feeds={Uri.EscapeDataString(plan.RootFeed + "," + plan.ChildFeed(i))}");
             var loops = dotnetClients ? [] : ClientLoops();
-            var lean = dotnetClients ? [] : await ConnectLeanAsync($"SignalR {n:N0}", n, hubUrl, i => [plan.RootFeed, plan.ChildFeed(i)],
-                RawDialect.SignalR, tracker, watchers, loops, clock);
-            var official = dotnetClients ? await ConnectDotnetAsync(plan, url, n, tracker, watchers, clock) : [];
+            var (lean, leanFirst, leanRss) = dotnetClients ? ([], 0, 0) : await TwoWavesAsync(n, (first, count) => ConnectLeanAsync(
+                $"SignalR {n:N0}", first, count, hubUrl, i => [plan.RootFeed, plan.ChildFeed(i)], RawDialect.SignalR, tracker, watchers, loops, clock),
+                () => hub.RssBytes);
+            var (official, officialFirst, officialRss) = dotnetClients
+                ? await TwoWavesAsync(n, (first, count) => ConnectDotnetAsync(plan, url, first, count, tracker, watchers, clock), () => hub.RssBytes)
+                : ([], 0, 0);
             var connectedCount = lean.Length + official.Length;
+            var (firstWave, rssFirstWave) = dotnetClients ? (officialFirst, officialRss) : (leanFirst, leanRss);
             Console.WriteLine($"\r  SignalR {n:N0}: {connectedCount:N0} connected after {clock.Elapsed.TotalSeconds:N0} s                          ");
             // The hub drops a client it has not heard from for 30 s; SignalR's own clients ping every 15 s.
             using var pings = new Timer(_ => Array.ForEach(lean, c => c.Ping()), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
@@ -260,6 +288,7 @@ public static class Fanout
                 lean.Sum(c => (long)c.Gaps) + official.Sum(c => (long)c.Gaps), lean.Sum(c => (long)c.Duplicates), lean.Sum(c => (long)c.Errors), load)
             {
                 ClientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu0).TotalSeconds,
+                MarginalKiB = (rssIdle - rssFirstWave) / 1024.0 / Math.Max(1, connectedCount - firstWave),
             };
             // Stop the server first, then the clients: their close costs the server nothing any more.
             await hub.DisposeAsync();
@@ -273,15 +302,15 @@ public static class Fanout
         }
     }
 
-    /// <summary>N clients of Microsoft.AspNetCore.SignalR.Client (64 connecting at a time).</summary>
+    /// <summary>Clients <paramref name="first"/> to first + count − 1 of Microsoft.AspNetCore.SignalR.Client (64 connecting at a time).</summary>
     private static async Task<SignalRFeedClient[]> ConnectDotnetAsync(
-        ElectionPlan plan, Uri url, int n, UpdateTracker tracker, int[] watchers, Stopwatch clock)
+        ElectionPlan plan, Uri url, int first, int count, UpdateTracker tracker, int[] watchers, Stopwatch clock)
     {
-        var clients = new SignalRFeedClient?[n];
+        var clients = new SignalRFeedClient?[count];
         var connected = 0;
-        using (new Timer(_ => Console.Write($"\r  SignalR {n:N0}: connected {Volatile.Read(ref connected),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "), null, 1000, 1000))
+        using (new Timer(_ => Console.Write($"\r  SignalR: connected {first + Volatile.Read(ref connected),6:N0}  {clock.Elapsed.TotalSeconds,5:N0} s   "), null, 1000, 1000))
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
+            await Parallel.ForEachAsync(Enumerable.Range(first, count), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
             {
                 string[] feeds = [plan.RootFeed, plan.ChildFeed(i)];
                 for (var attempt = 0; attempt < 10; attempt++)
@@ -290,7 +319,7 @@ public static class Fanout
                     try
                     {
                         await client.StartAsync(CancellationToken.None);
-                        clients[i] = client;
+                        clients[i - first] = client;
                         foreach (var f in feeds)
                         {
                             Interlocked.Increment(ref watchers[tracker.FeedIndex(f)]);
@@ -318,11 +347,11 @@ public static class Fanout
     public static void Print(IReadOnlyList<FanoutResult> results)
     {
         Console.WriteLine();
-        Console.WriteLine("| server | clients | connected | deliveries/s | update→last client p50 / p99 / max | server CPU per 1,000 deliveries | clients' CPU | memory per idle connection | gaps | load avg |");
+        Console.WriteLine("| server | clients | connected | deliveries/s | update→last client p50 / p99 / max | server CPU per 1,000 deliveries | clients' CPU | memory per idle connection (all; after the first tenth) | gaps | load avg |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
-            Console.WriteLine($"| {r.Server} | {r.Clients:N0} | {r.Connected:N0} | {r.DeliveriesPerSecond:N0} | {Latency(r.Latency)} | {r.CpuMsPer1000:N2} ms ({r.CpuSeconds:N2} s CPU) | {r.ClientCpuSeconds / r.Seconds:N2} cores | {r.PerConnectionKiB:N1} KiB ({r.RssBeforeMiB:N0} → {r.RssIdleMiB:N0} MiB) | {r.Gaps} | {r.LoadAverage} |");
+            Console.WriteLine($"| {r.Server} | {r.Clients:N0} | {r.Connected:N0} | {r.DeliveriesPerSecond:N0} | {Latency(r.Latency)} | {r.CpuMsPer1000:N2} ms ({r.CpuSeconds:N2} s CPU) | {r.ClientCpuSeconds / r.Seconds:N2} cores | {r.PerConnectionKiB:N1} KiB ({r.RssBeforeMiB:N0} → {r.RssIdleMiB:N0} MiB); {r.MarginalKiB:N1} KiB | {r.Gaps} | {r.LoadAverage} |");
         }
     }
 }
