@@ -353,12 +353,14 @@ public sealed class RawClient
         }
     }
 
-    // {"type":1,"target":"delta","arguments":[{delta}]}, {"type":6} (ping), {"type":7} (close), {} (handshake answer).
+    // {"type":1,"target":"delta","arguments":[sentAtUs,{delta}]}, {"type":6} (ping), {"type":7} (close),
+    // {} (the handshake's answer) or {"error":"..."} (a refused handshake).
     private void HandleHubMessage(ReadOnlySpan<byte> record)
     {
         var reader = new Utf8JsonReader(record);
         reader.Read();
         var type = 0;
+        var error = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("type"u8))
@@ -369,12 +371,15 @@ public sealed class RawClient
             else if (reader.ValueTextEquals("arguments"u8) && type == 1)
             {
                 reader.Read(); // [
+                reader.Read(); // the time the hub sent it (µs since the Unix epoch)
+                var sentAtUs = reader.GetInt64();
                 reader.Read(); // the delta's {
-                HandleObject(ref reader, record);
+                HandleObject(ref reader, record, sentAtUs);
                 return;
             }
             else
             {
+                error |= reader.ValueTextEquals("error"u8);
                 reader.Read();
                 reader.Skip();
             }
@@ -382,6 +387,9 @@ public sealed class RawClient
 
         switch (type)
         {
+            case 0 when error:
+                Errors++;
+                break;
             case 0 when Volatile.Read(ref _snapshots) == 0:
                 Interlocked.Exchange(ref _snapshots, _feeds.Length); // the handshake's answer: in the groups
                 break;
@@ -441,8 +449,9 @@ public sealed class RawClient
         HandleObject(ref reader, message);
     }
 
-    // A TPRCS server message, the reader on its opening brace.
-    private void HandleObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> message)
+    // A TPRCS server message, the reader on its opening brace. A SignalR delta comes with the time the
+    // hub sent it (<paramref name="sentAtUs"/>), which stands for its updatedAt (the recorded one is old).
+    private void HandleObject(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, long sentAtUs = 0)
     {
         var kind = 0; // 1 snapshot, 2 delta, 3 error
         var feed = -1;
@@ -488,9 +497,9 @@ public sealed class RawClient
             {
                 reader.Read();
                 seq = reader.GetInt64();
-                if (kind == 1)
+                if (kind == 1 || (kind == 2 && sentAtUs != 0))
                 {
-                    break; // a snapshot's document comes after: not needed here
+                    break; // a snapshot's document comes after, a delta's rows too: not needed here
                 }
             }
             else if (reader.ValueTextEquals("updatedAt"u8))
@@ -507,6 +516,11 @@ public sealed class RawClient
                 reader.Read();
                 reader.Skip();
             }
+        }
+
+        if (sentAtUs != 0)
+        {
+            updatedAt = sentAtUs;
         }
 
         if (feed < 0)

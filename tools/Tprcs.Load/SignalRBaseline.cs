@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -16,8 +15,8 @@ namespace Tprcs.Load;
 /// <summary>
 /// The baseline of item 10: a minimal ASP.NET Core SignalR hub, run as its own process (this
 /// program with "signalr-hub"), that broadcasts the same updates as the TPRCS run (the recorded
-/// delta JSON, same sizes, same timing; only <c>updatedAt</c> is set to the time of sending) to
-/// groups named after the feeds.
+/// delta JSON, same sizes, same timing) to groups named after the feeds, each as
+/// <c>delta(sentAtUs, delta)</c>: the time of sending goes first and stands for the delta's updatedAt.
 /// </summary>
 public static class SignalRHubServer
 {
@@ -47,10 +46,12 @@ public static class SignalRHubServer
         app.UseWebSockets();
         app.MapHub<FeedsHub>("/hub", o => o.Transports = HttpTransportType.WebSockets);
         app.MapGet("/ready", () => "ok");
+        // Each delta is parsed once here: sending it costs the hub what SignalR itself does with it.
         var updates = File.ReadAllLines(recording).Select(line =>
         {
             var parts = line.Split('\t', 3);
-            return (Offset: long.Parse(parts[0], CultureInfo.InvariantCulture), Feed: parts[1], Json: parts[2]);
+            using var document = JsonDocument.Parse(parts[2]);
+            return (Offset: long.Parse(parts[0], CultureInfo.InvariantCulture), Feed: parts[1], Delta: document.RootElement.Clone());
         }).ToArray();
         var sent = 0;
         app.MapPost("/replay", (IHubContext<FeedsHub> hub) =>
@@ -66,11 +67,8 @@ public static class SignalRHubServer
                         await Task.Delay(TimeSpan.FromMicroseconds(wait));
                     }
 
-                    // The same document, stamped now: the latency is measured from here.
-                    var node = JsonNode.Parse(u.Json)!;
-                    node["updatedAt"] = DateTimeOffset.UtcNow;
-                    var element = JsonSerializer.SerializeToElement(node);
-                    await hub.Clients.Group(u.Feed).SendAsync("delta", element);
+                    // The recorded document, with the time of sending first: the latency is measured from here.
+                    await hub.Clients.Group(u.Feed).SendAsync("delta", UpdateTracker.NowUs(), u.Delta);
                     Interlocked.Increment(ref sent);
                 }
             });
@@ -115,7 +113,7 @@ public sealed class SignalRFeedClient
                 o.Transports = HttpTransportType.WebSockets;
             })
             .Build();
-        _connection.On<JsonElement>("delta", OnDelta);
+        _connection.On<long, JsonElement>("delta", OnDelta);
     }
 
     public int Gaps { get; private set; }
@@ -123,7 +121,7 @@ public sealed class SignalRFeedClient
 
     public Task StartAsync(CancellationToken cancellationToken) => _connection.StartAsync(cancellationToken);
 
-    private void OnDelta(JsonElement delta)
+    private void OnDelta(long sentAtUs, JsonElement delta)
     {
         Deltas++;
         var feed = delta.GetProperty("feed").GetString();
@@ -140,8 +138,7 @@ public sealed class SignalRFeedClient
         }
 
         _seq[i] = seq;
-        var at = (delta.GetProperty("updatedAt").GetDateTimeOffset().UtcTicks - DateTime.UnixEpoch.Ticks) / 10;
-        _tracker.Delivered(_feedIndex[i], feed!, seq, at, default);
+        _tracker.Delivered(_feedIndex[i], feed!, seq, sentAtUs, default);
     }
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();

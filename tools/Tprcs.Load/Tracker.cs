@@ -32,7 +32,23 @@ public sealed class UpdateTracker
     /// <summary>Only these updates (feed, seq) count, whenever they were stamped (the SignalR replay of a recording).</summary>
     public HashSet<(string Feed, long Seq)>? MeasureOnly { get; init; }
 
-    public int FeedIndex(string feed) => _feedIndex.GetOrAdd(feed, _ => _feedIndex.Count);
+    /// <summary>
+    /// The feed's number, the same for every caller. Clients are made on many threads at once: a
+    /// number taken from the count inside GetOrAdd's factory could be given to two feeds, whose
+    /// updates would then be counted as one.
+    /// </summary>
+    public int FeedIndex(string feed)
+    {
+        if (_feedIndex.TryGetValue(feed, out var index))
+        {
+            return index;
+        }
+
+        lock (_feedIndex)
+        {
+            return _feedIndex.GetOrAdd(feed, _feedIndex.Count);
+        }
+    }
 
     /// <summary>The warm-up starts: its updates do not count, but are recorded (marked) so that a replay warms up alike.</summary>
     public void StartWarmup() => Volatile.Write(ref _recordFromUs, NowUs());
