@@ -15,7 +15,6 @@ public sealed partial class Feed
     private readonly object _gate = new();
     private readonly IClusterClient _cluster;
     private readonly ILogger _logger;
-    private readonly int _windowSize;
     private readonly DeltaWindow _window;
     private readonly HashSet<FeedConnection> _watchers = [];
     private readonly List<FeedDelta> _pending = [];
@@ -33,7 +32,6 @@ public sealed partial class Feed
         Key = key;
         _parties = parties;
         _cluster = cluster;
-        _windowSize = windowSize;
         _window = new DeltaWindow(windowSize);
         _logger = logger;
     }
@@ -274,7 +272,7 @@ public sealed partial class Feed
     // it (while it has room), so that the next clients resuming from there are served from here.
     private void MergeOlderLocked(FeedCatchUp catchUp)
     {
-        if (catchUp.Deltas is not { Length: > 0 } deltas || _windowSize == 0 || _doc is not { } doc)
+        if (catchUp.Deltas is not { Length: > 0 } deltas || _window.Capacity == 0 || _doc is not { } doc)
         {
             return;
         }
@@ -282,7 +280,7 @@ public sealed partial class Feed
         // The window always ends at the document's position; older deltas must chain down to it.
         var firstHeld = _window.FirstSeq ?? doc.Seq + 1;
         var older = new List<OutMessage>();
-        for (var i = deltas.Length - 1; i >= 0 && _window.Count + older.Count < _windowSize; i--)
+        for (var i = deltas.Length - 1; i >= 0 && _window.Count + older.Count < _window.Capacity; i--)
         {
             var d = deltas[i];
             if (d.Epoch != doc.Epoch || d.Seq >= firstHeld)

@@ -94,7 +94,6 @@ public sealed class WebSocketFeedTransport(WebSocket socket) : FeedTransport
 
                 if (length == buffer.Length)
                 {
-
                     rented = ArrayPool<byte>.Shared.Rent(maxBytes);
                     buffer.AsSpan(0, length).CopyTo(rented);
                     buffer = rented;
