@@ -148,14 +148,47 @@ public sealed class IngestDriver(ElectionPlan plan, Uri gateway, string token) :
         }
     }
 
-    /// <summary>The area's current version from GET /api/v1/elections/{id}/areas/{code}.</summary>
-    public static async Task<long> AreaVersionAsync(HttpClient http, string electionId, string code)
+    /// <summary>The area's current position and version from GET /api/v1/elections/{id}/areas/{code}.</summary>
+    public static async Task<AreaPosition> AreaPositionAsync(HttpClient http, string electionId, string code)
     {
         using var response = await http.GetAsync($"/api/v1/elections/{electionId}/areas/{code}");
         response.EnsureSuccessStatusCode();
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
-        return doc.RootElement.GetProperty("version").GetInt64();
+        var root = doc.RootElement;
+        return new AreaPosition(root.GetProperty("epoch").GetString()!, root.GetProperty("seq").GetInt64(), root.GetProperty("version").GetInt64());
+    }
+
+    /// <summary>
+    /// The root's and its children's positions once the root has stopped moving for 2 s (20 s at
+    /// most): areas flush a few times a second up the tree, so the last sheets reach the root last.
+    /// </summary>
+    public static async Task<AreaPosition[]> StableTargetsAsync(HttpClient http, ElectionPlan plan)
+    {
+        AreaPosition? last = null;
+        var stableSince = Stopwatch.StartNew();
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            var at = await AreaPositionAsync(http, plan.Id, plan.Election.Root.Code);
+            if (at != last)
+            {
+                last = at;
+                stableSince.Restart();
+            }
+            else if (stableSince.Elapsed > TimeSpan.FromSeconds(2))
+            {
+                break;
+            }
+
+            await Task.Delay(250);
+        }
+
+        var children = await Task.WhenAll(plan.Children.Select(c => AreaPositionAsync(http, plan.Id, c.Code)));
+        return [last!.Value, .. children];
     }
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>Where an area's document is: its epoch and seq (the feed's position) and its version.</summary>
+public readonly record struct AreaPosition(string Epoch, long Seq, long Version);

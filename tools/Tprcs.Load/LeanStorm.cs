@@ -22,7 +22,7 @@ public static class LeanStorm
     public static async Task<StormResult> RunAsync(ElectionPlan plan, int n, bool jitter, int silos, string token)
     {
         var mode = jitter ? "lean clients, jitter on (SDK Backoff defaults)" : "lean clients, jitter off (draws = ceiling; server window 0)";
-        await using var cluster = await Storm.StartClusterAsync(plan, mode, jitter, silos, token);
+        var cluster = await Storm.StartClusterAsync(plan, mode, jitter, silos, token);
         var clock = Stopwatch.StartNew();
         var ports = cluster.Gateways.Select(g => g.Url.Port).ToArray();
         var loops = Enumerable.Range(0, 2).Select(i => new StormLoop(i, ports, plan, jitter, clock)).ToArray();
@@ -70,7 +70,7 @@ public static class LeanStorm
             var samples = Storm.SampleCpuAsync(cluster, clock, killedAt, sampling.Token);
             Console.WriteLine("  gateway 1 SIGKILLed; submitting sheets through gateway 2 meanwhile");
             await ingest.SubmitAsync(Math.Max(40, plan.Children.Length * 2));
-            var targets = await StableTargetsAsync(http, plan);
+            var targets = (await IngestDriver.StableTargetsAsync(http, plan)).Select(t => (t.Epoch, t.Seq)).ToArray();
             Console.WriteLine($"  target positions: {plan.RootFeed} {targets[0]} (the areas' own documents via {cluster.Gateways[1].Url})");
 
             bool Resynced(StormClient c) => c.IsLive && c.At(0) == targets[0] && c.At(1) == targets[1 + (c.Index % plan.Children.Length)];
@@ -117,40 +117,6 @@ public static class LeanStorm
             }
         }
     }
-
-    /// <summary>The root's and its children's (epoch, seq) once the root has stopped moving.</summary>
-    private static async Task<(string Epoch, long Seq)[]> StableTargetsAsync(HttpClient http, ElectionPlan plan)
-    {
-        var last = (Epoch: "", Seq: -1L);
-        var stableSince = Stopwatch.StartNew();
-        var total = Stopwatch.StartNew();
-        while (total.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            var at = await PositionAsync(http, plan.Id, plan.Election.Root.Code);
-            if (at != last)
-            {
-                last = at;
-                stableSince.Restart();
-            }
-            else if (stableSince.Elapsed > TimeSpan.FromSeconds(2))
-            {
-                break;
-            }
-
-            await Task.Delay(250);
-        }
-
-        var children = await Task.WhenAll(plan.Children.Select(c => PositionAsync(http, plan.Id, c.Code)));
-        return [last, .. children];
-    }
-
-    private static async Task<(string Epoch, long Seq)> PositionAsync(HttpClient http, string election, string code)
-    {
-        using var response = await http.GetAsync($"/api/v1/elections/{election}/areas/{code}");
-        response.EnsureSuccessStatusCode();
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
-        return (doc.RootElement.GetProperty("epoch").GetString()!, doc.RootElement.GetProperty("seq").GetInt64());
-    }
 }
 
 /// <summary>One lean storm client: its connection, its two feeds' positions, and the SDK's backoff.</summary>
@@ -172,8 +138,11 @@ internal sealed class StormClient(int index, string[] feeds, Backoff backoff)
     public int Generation;
     public bool Hello;
     public TimeSpan? Window;
-    public byte[]? Partial;
-    public int PartialLength;
+    /// <summary>The handshake's answer being read (pooled), then the frames.</summary>
+    public byte[]? Handshake;
+    public int HandshakeLength;
+    public readonly FrameReader Frames = new();
+    public FrameReader.FrameHandler? OnFrame;
     public long LastChange;
     public long LostAt;
     public long FirstAttemptAt;
@@ -223,6 +192,7 @@ internal sealed class StormLoop : IDisposable
         var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30),
             _jitter ? Random.Shared.NextDouble : () => 1.0, TimeProvider.System);
         var client = new StormClient(index, [_plan.RootFeed, childFeed], backoff) { LoopIndex = _clients.Count };
+        client.OnFrame = (opcode, payload) => OnFrame(client, opcode, payload);
         _clients.Add(client);
         _timers.Enqueue((client, 0, -1), connectAt);
         return client;
@@ -329,13 +299,13 @@ internal sealed class StormLoop : IDisposable
 
         Epoll.Modify(_epfd, c.Fd, Epoll.In | Epoll.RdHup, (ulong)c.LoopIndex);
         c.Is = StormClient.State.Handshake;
-        c.Partial = ArrayPool<byte>.Shared.Rent(4096);
-        c.PartialLength = 0;
+        c.Handshake = ArrayPool<byte>.Shared.Rent(4096);
+        c.HandshakeLength = 0;
     }
 
     private void OnHandshake(StormClient c, byte[] buffer)
     {
-        var n = Epoll.TryReceive(c.Fd, c.Partial.AsSpan(c.PartialLength));
+        var n = Epoll.TryReceive(c.Fd, c.Handshake.AsSpan(c.HandshakeLength));
         if (n == -1)
         {
             return;
@@ -347,12 +317,12 @@ internal sealed class StormLoop : IDisposable
             return;
         }
 
-        c.PartialLength += n;
-        var head = c.Partial.AsSpan(0, c.PartialLength);
+        c.HandshakeLength += n;
+        var head = c.Handshake.AsSpan(0, c.HandshakeLength);
         var end = head.IndexOf("\r\n\r\n"u8);
         if (end < 0)
         {
-            if (c.PartialLength == c.Partial!.Length)
+            if (c.HandshakeLength == c.Handshake!.Length)
             {
                 Failed(c, unreachable: false, hint: null);
             }
@@ -378,110 +348,40 @@ internal sealed class StormLoop : IDisposable
         }
 
         c.Is = StormClient.State.Open;
-        var rest = c.PartialLength - (end + 4);
-        head.Slice(end + 4, rest).CopyTo(c.Partial);
-        c.PartialLength = rest;
-        Frames(c, c.Partial!, c.PartialLength, buffer);
+        c.Frames.Hold(head[(end + 4)..]);
+        ReturnHandshake(c);
+        if (!c.Frames.HandleHeld(buffer, c.OnFrame!) && c.Is == StormClient.State.Open)
+        {
+            Lost(c, closeFrame: false);
+        }
     }
 
     private void OnReadable(StormClient c, byte[] shared)
     {
-        byte[] data;
-        int length;
-        if (c.Partial is null)
+        if (!c.Frames.Read(c.Fd, shared, c.OnFrame!) && c.Is == StormClient.State.Open)
         {
-            var n = Epoll.TryReceive(c.Fd, shared);
-            if (n == -1)
-            {
-                return;
-            }
-
-            if (n <= 0)
-            {
-                Lost(c, closeFrame: false);
-                return;
-            }
-
-            (data, length) = (shared, n);
+            // The end of the stream or an error (a close frame has been handled as a loss already).
+            Lost(c, closeFrame: false);
         }
-        else
-        {
-            var need = Math.Max(RawClient.Needed(c.Partial.AsSpan(0, c.PartialLength)), c.PartialLength + 1);
-            if (need > c.Partial.Length)
-            {
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(need, c.Partial.Length * 2));
-                c.Partial.AsSpan(0, c.PartialLength).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(c.Partial);
-                c.Partial = bigger;
-            }
-
-            var n = Epoll.TryReceive(c.Fd, c.Partial.AsSpan(c.PartialLength));
-            if (n == -1)
-            {
-                return;
-            }
-
-            if (n <= 0)
-            {
-                Lost(c, closeFrame: false);
-                return;
-            }
-
-            c.PartialLength += n;
-            (data, length) = (c.Partial, c.PartialLength);
-        }
-
-        Frames(c, data, length, shared);
     }
 
-    // Every whole frame of data[0..length]; what is left of a frame is kept in the client's partial buffer.
-    private void Frames(StormClient c, byte[] data, int length, byte[] shared)
+    // One frame of an open connection; false once the connection is over (a close frame).
+    private bool OnFrame(StormClient c, byte opcode, ReadOnlySpan<byte> payload)
     {
-        var offset = 0;
-        while (c.Is == StormClient.State.Open
-            && RawClient.TryFrame(data.AsSpan(offset, length - offset), out var opcode, out var payloadStart, out var payloadLength, out _))
+        switch (opcode)
         {
-            var payload = data.AsSpan(offset + payloadStart, payloadLength);
-            offset += payloadStart + payloadLength;
-            switch (opcode)
-            {
-                case 0x1:
-                    Handle(c, payload);
-                    break;
-                case 0x9:
-                    SendFrame(c, 0xA, payload);
-                    break;
-                case 0x8:
-                    Lost(c, closeFrame: true);
-                    return;
-            }
+            case 0x1:
+                Handle(c, payload);
+                break;
+            case 0x9:
+                SendFrame(c, 0xA, payload);
+                break;
+            case 0x8:
+                Lost(c, closeFrame: true);
+                break;
         }
 
-        if (c.Is != StormClient.State.Open)
-        {
-            return;
-        }
-
-        var rest = length - offset;
-        if (rest == 0)
-        {
-            if (c.Partial is not null)
-            {
-                ArrayPool<byte>.Shared.Return(c.Partial);
-                (c.Partial, c.PartialLength) = (null, 0);
-            }
-        }
-        else if (ReferenceEquals(data, shared))
-        {
-            c.Partial = ArrayPool<byte>.Shared.Rent(Math.Max(rest, RawClient.Needed(data.AsSpan(offset, rest))));
-            data.AsSpan(offset, rest).CopyTo(c.Partial);
-            c.PartialLength = rest;
-        }
-        else
-        {
-            data.AsSpan(offset, rest).CopyTo(c.Partial);
-            c.PartialLength = rest;
-        }
+        return c.Is == StormClient.State.Open;
     }
 
     private void Handle(StormClient c, ReadOnlySpan<byte> message)
@@ -591,28 +491,8 @@ internal sealed class StormLoop : IDisposable
 
     private static void SendFrame(StormClient c, byte opcode, ReadOnlySpan<byte> payload)
     {
-        Span<byte> frame = stackalloc byte[8 + 256];
-        var header = payload.Length < 126 ? 6 : 8;
-        frame[0] = (byte)(0x80 | opcode);
-        if (payload.Length < 126)
-        {
-            frame[1] = (byte)(0x80 | payload.Length);
-        }
-        else
-        {
-            frame[1] = 0x80 | 126;
-            frame[2] = (byte)(payload.Length >> 8);
-            frame[3] = (byte)payload.Length;
-        }
-
-        var mask = frame.Slice(header - 4, 4);
-        Random.Shared.NextBytes(mask);
-        for (var i = 0; i < payload.Length; i++)
-        {
-            frame[header + i] = (byte)(payload[i] ^ mask[i & 3]);
-        }
-
-        Epoll.SendAll(c.Fd, frame[..(header + payload.Length)]);
+        Span<byte> frame = stackalloc byte[ClientFrame.MaxLength];
+        Epoll.SendAll(c.Fd, frame[..ClientFrame.Write(frame, opcode, payload)]);
     }
 
     // The connection that was live is gone: the SDK's rule for the next attempt.
@@ -681,13 +561,18 @@ internal sealed class StormLoop : IDisposable
             c.Fd = -1;
         }
 
-        if (c.Partial is not null)
-        {
-            ArrayPool<byte>.Shared.Return(c.Partial);
-            (c.Partial, c.PartialLength) = (null, 0);
-        }
-
+        ReturnHandshake(c);
+        c.Frames.Release();
         c.Hello = false;
+    }
+
+    private static void ReturnHandshake(StormClient c)
+    {
+        if (c.Handshake is not null)
+        {
+            ArrayPool<byte>.Shared.Return(c.Handshake);
+            (c.Handshake, c.HandshakeLength) = (null, 0);
+        }
     }
 
     public void Dispose()

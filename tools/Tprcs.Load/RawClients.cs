@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -10,7 +9,7 @@ namespace Tprcs.Load;
 /// <summary>
 /// A lean protocol client, so that 10,000 of them fit beside the servers on the same cores: a plain
 /// socket speaking WebSocket itself (handshake, masked client frames, pongs), read by an
-/// <see cref="EpollLoop"/> that handles every frame a read brings, and a parser that reads only
+/// <see cref="EpollLoop"/> that handles every frame a read brings (<see cref="FrameReader"/>), and a parser that reads only
 /// type, feed, epoch, seq and updatedAt (the small fields a delta starts with). It checks that every
 /// feed's chain is continuous (snapshot, then seq + 1, + 2, ...) and counts gaps.
 /// With <see cref="RawDialect.SignalR"/> the same client speaks ASP.NET Core SignalR's JSON hub
@@ -37,9 +36,8 @@ public sealed class RawClient
     private readonly Lock _sendGate = new();
     private int _snapshots;
 
-    // What the last read left of a frame that had not fully arrived (pooled; null when nothing is left).
-    private byte[]? _partial;
-    private int _partialLength;
+    private readonly FrameReader _frames = new();
+    private readonly FrameReader.FrameHandler _onFrame;
 
     // SignalR: text received after the last whole record (a record may span frames or fragments).
     private byte[]? _records;
@@ -48,6 +46,7 @@ public sealed class RawClient
     public RawClient(UpdateTracker tracker, string[] feeds, RawDialect dialect = RawDialect.Tprcs)
     {
         _dialect = dialect;
+        _onFrame = OnFrame;
         _tracker = tracker;
         _feeds = feeds;
         _feedBytes = feeds.Select(Encoding.UTF8.GetBytes).ToArray();
@@ -129,13 +128,7 @@ public sealed class RawClient
         }
 
         // Frames that came with the handshake's answer are handled first (under the loop's first read).
-        var leftover = length - (end + 4);
-        if (leftover > 0)
-        {
-            _partial = ArrayPool<byte>.Shared.Rent(Math.Max(leftover, HandshakeBuffer));
-            buffer.AsSpan(end + 4, leftover).CopyTo(_partial);
-            _partialLength = leftover;
-        }
+        _frames.Hold(buffer.AsSpan(end + 4, length - (end + 4)));
 
         loop.Add(this);
     }
@@ -149,26 +142,13 @@ public sealed class RawClient
     /// <summary>One masked client frame, sent whole (frames are tiny; the loop answers pings with it too).</summary>
     private void Send(byte opcode, ReadOnlySpan<byte> payload)
     {
-        Span<byte> frame = stackalloc byte[6 + 125];
-        if (payload.Length > 125)
-        {
-            throw new ArgumentException("client frames of this tool are small", nameof(payload));
-        }
-
-        frame[0] = (byte)(0x80 | opcode);
-        frame[1] = (byte)(0x80 | payload.Length);
-        Span<byte> mask = frame.Slice(2, 4);
-        Random.Shared.NextBytes(mask);
-        for (var i = 0; i < payload.Length; i++)
-        {
-            frame[6 + i] = (byte)(payload[i] ^ mask[i & 3]);
-        }
-
+        Span<byte> frame = stackalloc byte[ClientFrame.MaxLength];
+        var length = ClientFrame.Write(frame, opcode, payload);
         lock (_sendGate)
         {
             try
             {
-                _socket.Send(frame[..(6 + payload.Length)]);
+                _socket.Send(frame[..length]);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -186,95 +166,7 @@ public sealed class RawClient
     {
         try
         {
-            byte[] buffer;
-            int length;
-            if (_partial is null)
-            {
-                var n = Epoll.TryReceive(Fd, shared);
-                if (n is 0 or -2)
-                {
-                    return false;
-                }
-
-                if (n < 0)
-                {
-                    return true;
-                }
-
-                (buffer, length) = (shared, n);
-            }
-            else
-            {
-                // Room for the whole of the frame being assembled (a snapshot may be larger than any buffer so far).
-                var need = Math.Max(Needed(_partial.AsSpan(0, _partialLength)), _partialLength + 1);
-                if (need > _partial.Length)
-                {
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(need, _partial.Length * 2));
-                    _partial.AsSpan(0, _partialLength).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(_partial);
-                    _partial = bigger;
-                }
-
-                var n = Epoll.TryReceive(Fd, _partial.AsSpan(_partialLength));
-                if (n is 0 or -2)
-                {
-                    return false;
-                }
-
-                if (n < 0)
-                {
-                    return true;
-                }
-
-                _partialLength += n;
-                (buffer, length) = (_partial, _partialLength);
-            }
-
-            var offset = 0;
-            while (TryFrame(buffer.AsSpan(offset, length - offset), out var opcode, out var payloadStart, out var payloadLength, out _))
-            {
-                var payload = buffer.AsSpan(offset + payloadStart, payloadLength);
-                offset += payloadStart + payloadLength;
-                switch (opcode)
-                {
-                    case 0x0 or 0x1 when _dialect == RawDialect.SignalR:
-                        // SignalR's transport may fragment a message; its records are read as one stream of text.
-                        HandleRecords(payload);
-                        break;
-                    case 0x1:
-                        Handle(payload);
-                        break;
-                    case 0x9:
-                        Send(0xA, payload);
-                        break;
-                    case 0x8:
-                        return false;
-                }
-            }
-
-            var rest = length - offset;
-            if (rest == 0)
-            {
-                if (_partial is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(_partial);
-                    _partial = null;
-                    _partialLength = 0;
-                }
-            }
-            else if (ReferenceEquals(buffer, shared))
-            {
-                _partial = ArrayPool<byte>.Shared.Rent(Math.Max(rest, Needed(buffer.AsSpan(offset, rest))));
-                buffer.AsSpan(offset, rest).CopyTo(_partial);
-                _partialLength = rest;
-            }
-            else
-            {
-                _partial!.AsSpan(offset, rest).CopyTo(_partial);
-                _partialLength = rest;
-            }
-
-            return true;
+            return _frames.Read(Fd, shared, _onFrame);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -282,14 +174,32 @@ public sealed class RawClient
         }
     }
 
+    // One server frame; false at a close frame.
+    private bool OnFrame(byte opcode, ReadOnlySpan<byte> payload)
+    {
+        switch (opcode)
+        {
+            case 0x0 or 0x1 when _dialect == RawDialect.SignalR:
+                // SignalR's transport may fragment a message; its records are read as one stream of text.
+                HandleRecords(payload);
+                break;
+            case 0x1:
+                Handle(payload);
+                break;
+            case 0x9:
+                Send(0xA, payload);
+                break;
+            case 0x8:
+                return false;
+        }
+
+        return true;
+    }
+
     internal void MarkClosed()
     {
         Closed = true;
-        if (_partial is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_partial);
-            _partial = null;
-        }
+        _frames.Release();
 
         if (_records is not null)
         {
@@ -400,46 +310,6 @@ public sealed class RawClient
                 Errors++;
                 break;
         }
-    }
-
-    // Server frames: FIN + opcode, unmasked length (7, 16 or 64 bits). This tool's server never fragments.
-    internal static bool TryFrame(ReadOnlySpan<byte> data, out byte opcode, out int payloadStart, out int payloadLength, out int needed)
-    {
-        opcode = 0;
-        payloadStart = payloadLength = 0;
-        needed = Needed(data);
-        if (needed == 0 || needed > data.Length)
-        {
-            return false;
-        }
-
-        opcode = (byte)(data[0] & 0x0F);
-        var len7 = data[1] & 0x7F;
-        payloadStart = len7 == 126 ? 4 : len7 == 127 ? 10 : 2;
-        payloadLength = needed - payloadStart;
-        return true;
-    }
-
-    // Bytes the first frame needs in all (0 when even its header is incomplete).
-    internal static int Needed(ReadOnlySpan<byte> data)
-    {
-        if (data.Length < 2)
-        {
-            return 0;
-        }
-
-        var len7 = data[1] & 0x7F;
-        if (len7 < 126)
-        {
-            return 2 + len7;
-        }
-
-        if (len7 == 126)
-        {
-            return data.Length < 4 ? 0 : 4 + BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
-        }
-
-        return data.Length < 10 ? 0 : 10 + (int)BinaryPrimitives.ReadUInt64BigEndian(data[2..]);
     }
 
     private void Handle(ReadOnlySpan<byte> message)

@@ -177,7 +177,7 @@ public static class Storm
         var samples = SampleCpuAsync(cluster, clock, killedAt, sampling.Token);
         Console.WriteLine("  gateway 1 SIGKILLed; submitting sheets through gateway 2 meanwhile");
         await ingest.SubmitAsync(Math.Max(40, plan.Children.Length * 2));
-        var targets = await StableTargetsAsync(http, plan);
+        var targets = (await IngestDriver.StableTargetsAsync(http, plan)).Select(t => t.Version).ToArray();
         Console.WriteLine($"  target versions: {plan.RootFeed} v{targets[0]} (the areas' own documents via {cluster.Gateways[1].Url})");
 
         bool Resynced(Watched w, int i) =>
@@ -251,32 +251,6 @@ public static class Storm
         }
 
         return Cluster.StartAsync(plan.Sample, silos, [first, [], []], token);
-    }
-
-    /// <summary>The root's and its children's versions once the root has stopped moving (areas flush a few times a second up the tree).</summary>
-    private static async Task<long[]> StableTargetsAsync(HttpClient http, ElectionPlan plan)
-    {
-        var last = -1L;
-        var stableSince = Stopwatch.StartNew();
-        var total = Stopwatch.StartNew();
-        while (total.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            var v = await IngestDriver.AreaVersionAsync(http, plan.Id, plan.Election.Root.Code);
-            if (v != last)
-            {
-                last = v;
-                stableSince.Restart();
-            }
-            else if (stableSince.Elapsed > TimeSpan.FromSeconds(2))
-            {
-                break;
-            }
-
-            await Task.Delay(250);
-        }
-
-        var children = await Task.WhenAll(plan.Children.Select(c => IngestDriver.AreaVersionAsync(http, plan.Id, c.Code)));
-        return [last, .. children];
     }
 
     /// <summary>One second of the storm: each process's CPU (cores) over that second.</summary>
